@@ -1,0 +1,73 @@
+"""Answer quality on the labelled lookup task: top-1 of query() and lookup() per attention setting.
+
+    python benchmarks/quality.py            # writes benchmarks/results/quality.json, prints a table
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+import sys
+from pathlib import Path
+
+from labelled import task
+
+from fuzzykv import Database
+
+SETTINGS: list[tuple[str, float | None]] = [("dot", None)] + [
+    ("cosine", t) for t in (0.01, 0.02, 0.05, 0.1, 0.2, 0.5)
+]
+SEEDS = range(5)
+
+# The write-up's six queries, with the answers its author meant (it notes "seventy" should be "number").
+WRITEUP_PAIRS = {"one": "number", "cat": "animal", "dog": "animal", "ball": "toy", "sphere": "shape", "male": "gender"}
+WRITEUP_QUERIES = {
+    "rhombus": "shape", "parabola": "shape", "female": "gender",
+    "seven": "number", "seventy": "number", "cylinder": "shape",
+}
+
+
+def accuracy(db: Database, queries: list[tuple[str, str]]) -> tuple[float, float]:
+    """(query top-1 accuracy, lookup accuracy) with exact decode, the reference answers."""
+    texts = [q for q, _ in queries]
+    answers = db.query_batch(texts, k=1, exact=True)
+    query_hits = sum(a[0] == label for a, (_, label) in zip(answers, queries))
+    lookup_hits = sum(db.lookup(q) == label for q, label in queries)
+    return query_hits / len(queries), lookup_hits / len(queries)
+
+
+def main(out: Path = Path(__file__).parent / "results" / "quality.json") -> dict:
+    rows = []
+    for similarity, temperature in SETTINGS:
+        per_seed = []
+        for seed in SEEDS:
+            t = task(seed)
+            per_seed.append(accuracy(Database(t.pairs, similarity=similarity, temperature=temperature), t.queries))
+        writeup = Database(WRITEUP_PAIRS, similarity=similarity, temperature=temperature)
+        writeup_hits = [writeup.query(q, k=1, exact=True)[0] == a for q, a in WRITEUP_QUERIES.items()]
+        rows.append({
+            "similarity": similarity,
+            "temperature": writeup.temperature,
+            "query_top1": statistics.mean(q for q, _ in per_seed),
+            "query_top1_min": min(q for q, _ in per_seed),
+            "lookup_top1": statistics.mean(lk for _, lk in per_seed),
+            "writeup_correct": sum(writeup_hits),
+        })
+    t = task(0)
+    report = {
+        "task": {"categories": sorted(set(t.pairs.values())), "stored_pairs": len(t.pairs),
+                 "queries_per_seed": len(t.queries), "seeds": len(SEEDS)},
+        "rows": rows,
+    }
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(report, indent=2) + "\n")
+    print(f"| attention | query top-1 (mean, worst of {len(SEEDS)} seeds) | lookup top-1 | write-up queries right (of 6) |")
+    print("|---|---|---|---|")
+    for r in rows:
+        name = "dot (write-up)" if r["similarity"] == "dot" else f"cosine, T={r['temperature']}"
+        print(f"| {name} | {r['query_top1']:.3f} ({r['query_top1_min']:.3f}) | {r['lookup_top1']:.3f} | {r['writeup_correct']} |")
+    return report
+
+
+if __name__ == "__main__":
+    main(*(Path(a) for a in sys.argv[1:]))

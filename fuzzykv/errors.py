@@ -1,0 +1,58 @@
+"""The errors fuzzykv raises: one base class, each subclass also the builtin a caller would catch."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+
+class FuzzyKVError(Exception):
+    """Base class of every error fuzzykv raises on purpose."""
+
+
+class UnknownWordError(FuzzyKVError, LookupError):
+    """Text whose words are missing from the embedding vocabulary."""
+
+    def __init__(self, text: str, words: Sequence[str], vocabulary_size: int, every_word: bool = True) -> None:
+        super().__init__(text, tuple(words), vocabulary_size, every_word)
+        self.text = text
+        self.words = tuple(words)
+        self.vocabulary_size = vocabulary_size
+        self.every_word = every_word
+
+    def __str__(self) -> str:
+        listed = ", ".join(repr(w) for w in self.words)
+        where = f"the embedding vocabulary ({self.vocabulary_size:,} words)"
+        if self.every_word:
+            return f"{self.text!r} has no word in {where}: {listed}; check the spelling or use other words"
+        return (
+            f"{self.text!r} has words that are not in {where}: {listed}; every word of a stored key or "
+            "value needs a vector: check the spelling or use other words"
+        )
+
+
+class EmptyTextError(FuzzyKVError, ValueError):
+    """Text that is empty or only white space."""
+
+
+class NotTextError(FuzzyKVError, TypeError):
+    """A key, value or query that is not a string."""
+
+
+class InvalidOptionError(FuzzyKVError, ValueError):
+    """An option outside the values it accepts."""
+
+
+class EmptyDatabaseError(FuzzyKVError, LookupError):
+    """A query against a store that holds no pairs."""
+
+
+class EmbeddingsError(FuzzyKVError, OSError):
+    """Embeddings that could not be found, read or downloaded."""
+
+
+class PairsFileError(FuzzyKVError, ValueError):
+    """A pairs file (JSON object or two-column TSV) that could not be read."""
+
+
+class IndexFallbackWarning(UserWarning):
+    """The approximate vocabulary index could not be built or loaded; exact search answers instead."""

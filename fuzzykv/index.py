@@ -1,0 +1,249 @@
+"""Vector -> nearest vocabulary words: an annoy index (default) or an exact scan (reference, fallback)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import warnings
+import weakref
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+import torch
+from annoy import AnnoyIndex
+from tqdm.auto import tqdm
+
+from .cache import CacheLayout, publish_file
+from .embeddings import Embeddings
+from .errors import IndexFallbackWarning, InvalidOptionError
+
+#: Chosen on decoded vectors of random stores (benchmarks/annoy_recall.py): recall@5 against
+#: exact >= 0.95 with margin, as tests/test_index.py checks.
+DEFAULT_N_TREES = 20
+DEFAULT_SEARCH_K = 10_000
+ANNOY_SEED = 20240611
+
+# Bytes hashed at each end of an annoy file: annoy keeps its tree roots at the end, and a torn or
+# foreign file that still has the right size differs there. Reading a bad file would crash annoy.
+_DIGEST_SPAN = 1 << 20
+
+
+class Decoder(Protocol):
+    """Finds the vocabulary rows nearest (by cosine) to each of a batch of vectors."""
+
+    def search(self, vectors: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """(b, dim) vectors -> (b, k) row ids and (b, k) cosine similarities, best first."""
+        ...
+
+
+class ExactDecoder:
+    """Cosine against every vocabulary row: one torch matrix product and a top-k."""
+
+    def __init__(self, unit_vectors: np.ndarray) -> None:
+        self._matrix = torch.from_numpy(unit_vectors)
+
+    def __len__(self) -> int:
+        return self._matrix.shape[0]
+
+    def search(self, vectors: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        queries = torch.nn.functional.normalize(torch.from_numpy(vectors), dim=-1)
+        k = min(k, len(self))
+        top = torch.topk(queries @ self._matrix.T, k, dim=-1, sorted=True)
+        return top.indices.numpy(), top.values.numpy()
+
+
+@dataclass(frozen=True)
+class AnnoyManifest:
+    """What an annoy file must be before annoy is allowed to map it (kept beside it as JSON)."""
+
+    n_items: int
+    dim: int
+    n_trees: int
+    seed: int
+    size: int
+    head: str
+    tail: str
+
+    @staticmethod
+    def digests(path: Path) -> tuple[int, str, str]:
+        size = path.stat().st_size
+        with open(path, "rb") as handle:
+            head = hashlib.blake2b(handle.read(_DIGEST_SPAN), digest_size=12).hexdigest()
+            handle.seek(max(0, size - _DIGEST_SPAN))
+            tail = hashlib.blake2b(handle.read(_DIGEST_SPAN), digest_size=12).hexdigest()
+        return size, head, tail
+
+
+class AnnoyDecoder:
+    """Approximate cosine search through an annoy angular index, re-scored exactly.
+
+    Annoy proposes ``k`` rows by searching ``search_k`` tree nodes; their similarities are then
+    computed exactly, so every returned score is the true cosine.
+    """
+
+    def __init__(self, index: AnnoyIndex, unit_vectors: np.ndarray, search_k: int) -> None:
+        self._index = index
+        self._unit = unit_vectors
+        self._search_k = search_k
+        self._exact = ExactDecoder(unit_vectors)
+
+    def search(self, vectors: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        k = min(k, len(self._unit))
+        ids = np.empty((len(vectors), k), dtype=np.int64)
+        sims = np.empty((len(vectors), k), dtype=np.float32)
+        for row, vector in enumerate(vectors):
+            found = self._index.get_nns_by_vector(vector, k, search_k=max(self._search_k, k))
+            if len(found) < k:  # annoy may come back short on a tiny search; never answer short
+                exact_ids, exact_sims = self._exact.search(vector[None, :], k)
+                ids[row], sims[row] = exact_ids[0], exact_sims[0]
+                continue
+            found_sims = self._unit[found] @ _unit(vector)
+            order = np.argsort(-found_sims, kind="stable")
+            ids[row], sims[row] = np.asarray(found)[order], found_sims[order]
+        return ids, sims
+
+
+def _unit(vector: np.ndarray) -> np.ndarray:
+    norm = float(np.linalg.norm(vector))
+    return vector / norm if norm > 0 else vector
+
+
+@dataclass(frozen=True)
+class IndexSettings:
+    """What shapes the decode: the vocabulary rows searched and the annoy index over them."""
+
+    vocabulary_size: int | None = None
+    n_trees: int = DEFAULT_N_TREES
+    search_k: int = DEFAULT_SEARCH_K
+
+    def __post_init__(self) -> None:
+        for name in ("n_trees", "search_k"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise InvalidOptionError(f"{name} must be a positive whole number, got {value!r}")
+        size = self.vocabulary_size
+        if size is not None and (isinstance(size, bool) or not isinstance(size, int) or size < 1):
+            raise InvalidOptionError(
+                f"vocabulary_size must be a positive whole number (the N most frequent words) or None, got {size!r}"
+            )
+
+
+class VocabularyIndex:
+    """The decode step of a store: exact on request, annoy otherwise, exact again if annoy fails."""
+
+    def __init__(self, embeddings: Embeddings, settings: IndexSettings, layout: CacheLayout | None = None) -> None:
+        self.embeddings = embeddings
+        self.settings = settings
+        self._layout = layout
+        size = len(embeddings) if settings.vocabulary_size is None else min(settings.vocabulary_size, len(embeddings))
+        self.size = size
+        self._exact: ExactDecoder | None = None
+        self._annoy: Decoder | None = None
+
+    @property
+    def words(self) -> list[str]:
+        return self.embeddings.words
+
+    def exact(self) -> ExactDecoder:
+        if self._exact is None:
+            self._exact = ExactDecoder(self.embeddings.unit_vectors[: self.size])
+        return self._exact
+
+    def approximate(self) -> Decoder:
+        """The annoy decoder, built and cached on first use; exact (with a warning) if that fails."""
+        if self._annoy is None:
+            try:
+                self._annoy = self._open_annoy()
+            except Exception as error:  # a read-only or corrupt cache must never break a query
+                warnings.warn(
+                    IndexFallbackWarning(
+                        f"the annoy index could not be built or loaded ({type(error).__name__}: {error}); "
+                        "answering with exact search, which gives the reference answers more slowly. "
+                        "Set FUZZYKV_CACHE to a writable folder to keep an index."
+                    ),
+                    stacklevel=3,
+                )
+                self._annoy = self.exact()
+        return self._annoy
+
+    def decoder(self, exact: bool) -> Decoder:
+        return self.exact() if exact else self.approximate()
+
+    def annoy_path(self) -> Path:
+        layout = self._layout or CacheLayout.default()
+        s = self.settings
+        name = f"{self.embeddings.fingerprint}-v{self.size}-angular-t{s.n_trees}-s{ANNOY_SEED}"
+        return layout.annoy_file(name)
+
+    def _open_annoy(self) -> AnnoyDecoder:
+        path = self.annoy_path()
+        unit = self.embeddings.unit_vectors[: self.size]
+        expected = {"n_items": self.size, "dim": self.embeddings.dim, "n_trees": self.settings.n_trees, "seed": ANNOY_SEED}
+        if not _manifest_matches(path, expected):
+            build_annoy(path, unit, self.settings.n_trees)
+        index = AnnoyIndex(self.embeddings.dim, "angular")
+        index.load(str(path))  # mmap: shared between processes, nothing read up front
+        _check_loaded(index, unit)
+        return AnnoyDecoder(index, unit, self.settings.search_k)
+
+
+def _manifest_path(path: Path) -> Path:
+    return path.with_suffix(".json")
+
+
+def _manifest_matches(path: Path, expected: dict[str, int]) -> bool:
+    """True when the annoy file and its manifest agree with each other and with ``expected``."""
+    try:
+        manifest = AnnoyManifest(**json.loads(_manifest_path(path).read_text()))
+        if any(getattr(manifest, key) != value for key, value in expected.items()):
+            return False
+        return AnnoyManifest.digests(path) == (manifest.size, manifest.head, manifest.tail)
+    except (OSError, ValueError, TypeError):
+        return False
+
+
+def build_annoy(path: Path, unit_vectors: np.ndarray, n_trees: int) -> None:
+    """Build an angular index over ``unit_vectors`` and publish it with its manifest, atomically."""
+    n_items, dim = unit_vectors.shape
+    index = AnnoyIndex(dim, "angular")
+    index.set_seed(ANNOY_SEED)
+    for item in tqdm(range(n_items), desc="fuzzykv: indexing vocabulary", unit="word", leave=False, mininterval=0.5):
+        index.add_item(item, unit_vectors[item])
+    index.build(n_trees, n_jobs=-1)
+
+    def save(staging: Path) -> None:
+        index.save(str(staging))
+        index.unload()
+
+    publish_file(path, save)
+    size, head, tail = AnnoyManifest.digests(path)
+    manifest = AnnoyManifest(n_items, dim, n_trees, ANNOY_SEED, size, head, tail)
+    publish_file(_manifest_path(path), lambda staging: staging.write_text(json.dumps(asdict(manifest))))
+
+
+def _check_loaded(index: AnnoyIndex, unit_vectors: np.ndarray) -> None:
+    """A loaded index must hold the vocabulary it was built from: its count and sampled rows.
+
+    NOTE: the tree count is checked through the manifest only; annoy re-derives it on load by
+    scanning for nodes that span every item, which over-counts on small indexes.
+    """
+    n_items = len(unit_vectors)
+    if index.get_n_items() != n_items:
+        raise ValueError(f"annoy index holds {index.get_n_items()} items, expected {n_items}")
+    for item in np.linspace(0, n_items - 1, num=min(n_items, 16), dtype=np.int64):
+        if not np.allclose(index.get_item_vector(int(item)), unit_vectors[item], atol=1e-5):
+            raise ValueError(f"annoy index row {item} does not match the vocabulary it is named after")
+
+
+_indexes: weakref.WeakKeyDictionary[Embeddings, dict[IndexSettings, VocabularyIndex]] = weakref.WeakKeyDictionary()
+
+
+def vocabulary_index(embeddings: Embeddings, settings: IndexSettings) -> VocabularyIndex:
+    """One :class:`VocabularyIndex` per embeddings and settings in a process, shared by every store."""
+    per_embeddings = _indexes.setdefault(embeddings, {})
+    if settings not in per_embeddings:
+        per_embeddings[settings] = VocabularyIndex(embeddings, settings)
+    return per_embeddings[settings]
+

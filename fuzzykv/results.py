@@ -1,0 +1,39 @@
+"""What a search returns: small frozen records with named fields."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import NamedTuple
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class QueryResult:
+    """One fuzzy query, answered.
+
+    :ivar text: the query as given.
+    :ivar candidates: (word, cosine similarity to the blended vector), best first.
+    :ivar attention: (key, weight), heaviest first; over all keys the weights sum to 1.
+    :ivar vector: the blended value vector that was decoded.
+    :ivar ignored: words of the query that have no vector and were left out.
+    """
+
+    text: str
+    candidates: list[tuple[str, float]]
+    attention: list[tuple[str, float]]
+    vector: np.ndarray = field(repr=False)
+    ignored: tuple[str, ...] = ()
+
+    @property
+    def words(self) -> list[str]:
+        """The candidate words alone, best first (what ``Database.query`` returns)."""
+        return [word for word, _ in self.candidates]
+
+
+class Neighbour(NamedTuple):
+    """A stored pair near a query: its key, its value and the cosine similarity of its key."""
+
+    key: str
+    value: str
+    similarity: float

@@ -1,0 +1,45 @@
+"""Shared fixtures: the real default GloVe, cached once per test run, and gensim's small GloVe slice."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from gensim.models import KeyedVectors
+from gensim.test.utils import datapath
+
+from fuzzykv import Database, Embeddings, load_embeddings
+
+WRITEUP_PAIRS = {"one": "number", "cat": "animal", "dog": "animal", "ball": "toy", "sphere": "shape", "male": "gender"}
+
+
+@pytest.fixture(scope="session", autouse=True)
+def session_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """A fresh cache folder for the run: the default vectors and annoy index are built once, for real."""
+    root = tmp_path_factory.mktemp("fuzzykv-cache")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("FUZZYKV_CACHE", str(root))
+        yield root
+
+
+@pytest.fixture(scope="session")
+def glove(session_cache: Path) -> Embeddings:
+    """The default GloVe 6B 50d (400,000 words), converted into the session cache."""
+    return load_embeddings()
+
+
+@pytest.fixture(scope="session")
+def writeup_db(glove: Embeddings) -> Database:
+    return Database(WRITEUP_PAIRS)
+
+
+@pytest.fixture(scope="session")
+def glove_file() -> Path:
+    """gensim's real 50-d GloVe slice (a GloVe text file without a header line)."""
+    return Path(datapath("test_glove.txt"))
+
+
+@pytest.fixture(scope="session")
+def small_vectors(glove_file: Path) -> KeyedVectors:
+    return KeyedVectors.load_word2vec_format(str(glove_file), no_header=True)

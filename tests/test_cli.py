@@ -1,0 +1,92 @@
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from fuzzykv.cli import DEMO_QUERIES, main
+from fuzzykv.embeddings import Embeddings
+
+
+@pytest.fixture()
+def runner() -> CliRunner:
+    return CliRunner()
+
+
+@pytest.fixture()
+def pairs_json(tmp_path: Path) -> Path:
+    path = tmp_path / "pairs.json"
+    path.write_text(json.dumps({"one": "number", "sphere": "shape", "male": "gender"}))
+    return path
+
+
+def test_demo_answers_the_writeup_queries_with_their_attention(runner: CliRunner, glove: Embeddings) -> None:
+    result = runner.invoke(main, ["demo"])
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    answers = {line.split()[0]: line.split()[1] for line in lines if line.split() and line.split()[0] in DEMO_QUERIES}
+    assert answers["rhombus"] == "shape" and answers["seven"] == "number" and answers["female"] == "gender"
+    assert sum(line.startswith(" ") and "attention: " in line for line in lines) == len(DEMO_QUERIES)
+    assert "attention: sphere 0.99" in result.output
+
+
+def test_demo_in_the_writeups_dot_mode(runner: CliRunner, glove: Embeddings) -> None:
+    result = runner.invoke(main, ["demo", "--similarity", "dot", "--exact"])
+    assert result.exit_code == 0, result.output
+    assert "cylinder   toy" in result.output and "seventy    gender" in result.output
+
+
+def test_query_json(runner: CliRunner, pairs_json: Path, glove: Embeddings) -> None:
+    result = runner.invoke(main, ["query", "--pairs", str(pairs_json), "rhombus", "seven", "--k", "3", "--json"])
+    assert result.exit_code == 0, result.output
+    answers = json.loads(result.output)
+    assert [a["text"] for a in answers] == ["rhombus", "seven"]
+    assert [c["word"] for c in answers[0]["candidates"]][0] == "shape" and len(answers[0]["candidates"]) == 3
+    assert sum(a["weight"] for a in answers[1]["attention"]) == pytest.approx(1.0, abs=1e-5)
+
+
+def test_query_tsv_plain_output(runner: CliRunner, tmp_path: Path, glove: Embeddings) -> None:
+    path = tmp_path / "pairs.tsv"
+    path.write_text("cat\tanimal\nball\ttoy\n")
+    result = runner.invoke(main, ["query", "--pairs", str(path), "kitten", "--exact"])
+    assert result.exit_code == 0, result.output
+    assert result.output.startswith("kitten     animal")
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["query", "--pairs", "{pairs}", "rhombuss"], "'rhombuss' has no word in the embedding vocabulary"),
+        (["query", "--pairs", "{missing}", "cat"], "cannot read pairs file"),
+        (["query", "--pairs", "{pairs}", "  "], "empty or blank"),
+    ],
+)
+def test_errors_are_one_clean_line(runner: CliRunner, pairs_json: Path, tmp_path: Path, glove: Embeddings,
+                                   args: list[str], message: str) -> None:
+    args = [a.format(pairs=pairs_json, missing=tmp_path / "missing.json") for a in args]
+    result = runner.invoke(main, args)
+    assert result.exit_code == 1
+    assert "Traceback" not in result.output
+    assert result.output.startswith("Error: ") and message in result.output
+    assert len(result.output.strip().splitlines()) == 1
+
+
+def test_bad_option_values_are_usage_errors(runner: CliRunner, pairs_json: Path) -> None:
+    assert runner.invoke(main, ["query", "--pairs", str(pairs_json), "cat", "--k", "0"]).exit_code == 2
+    assert runner.invoke(main, ["demo", "--similarity", "euclid"]).exit_code == 2
+    assert runner.invoke(main, ["demo", "--temperature", "0"]).exit_code == 2
+
+
+@pytest.mark.parametrize("command", [[], ["demo"], ["query"]])
+def test_every_command_has_help(runner: CliRunner, command: list[str]) -> None:
+    result = runner.invoke(main, [*command, "--help"])
+    assert result.exit_code == 0 and "Usage:" in result.output
+    doc = result.output.split("Options:")[0].split("\n", 2)[-1].strip()
+    assert doc, f"{command} has no help text"
+
+
+def test_python_dash_m_is_the_same_command() -> None:
+    result = subprocess.run([sys.executable, "-m", "fuzzykv", "--help"], capture_output=True, text=True, check=True)
+    assert "Usage: fuzzykv" in result.stdout and "demo" in result.stdout

@@ -1,0 +1,186 @@
+import numpy as np
+import pytest
+from conftest import WRITEUP_PAIRS
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from fuzzykv import (
+    Database,
+    EmptyDatabaseError,
+    EmptyTextError,
+    InvalidOptionError,
+    Neighbour,
+    NotTextError,
+    QueryResult,
+    UnknownWordError,
+)
+from fuzzykv.embeddings import Embeddings
+
+WRITEUP_TOP1 = {"rhombus": "shape", "parabola": "shape", "female": "gender", "seven": "number", "seventy": "gender", "cylinder": "toy"}
+
+
+@pytest.mark.parametrize("exact", [True, False])
+def test_dot_attention_reproduces_the_writeup(glove: Embeddings, exact: bool) -> None:
+    db = Database(WRITEUP_PAIRS, similarity="dot")
+    assert {q: db.query(q, exact=exact)[0] for q in WRITEUP_TOP1} == WRITEUP_TOP1
+
+
+@pytest.mark.parametrize(("text", "answer"), [("rhombus", "shape"), ("seven", "number"), ("female", "gender")])
+def test_default_attention_answers_the_plain_queries(writeup_db: Database, text: str, answer: str) -> None:
+    assert writeup_db.similarity == "cosine"
+    assert writeup_db.query(text)[0] == answer
+    assert writeup_db.query(text, exact=True)[0] == answer
+
+
+def test_query_returns_k_words(writeup_db: Database) -> None:
+    assert len(writeup_db.query("rhombus")) == 5
+    words = writeup_db.query("rhombus", k=10, exact=True)
+    assert len(words) == 10 and all(isinstance(w, str) for w in words)
+
+
+def test_search_shows_its_working(writeup_db: Database) -> None:
+    result = writeup_db.search("rhombus", k=3)
+    assert isinstance(result, QueryResult)
+    assert result.words == writeup_db.query("rhombus", k=3)
+    assert result.attention[0][0] == "sphere"
+    assert sorted(key for key, _ in result.attention) == sorted(WRITEUP_PAIRS)
+    assert result.vector.shape == (50,)
+    top_word, top_sim = result.candidates[0]
+    vocab_vector = writeup_db.embeddings.keyed_vectors[top_word]
+    expected = vocab_vector @ result.vector / (np.linalg.norm(vocab_vector) * np.linalg.norm(result.vector))
+    assert top_sim == pytest.approx(expected, abs=1e-5)
+
+
+def test_search_can_list_only_the_heaviest_keys(writeup_db: Database) -> None:
+    result = writeup_db.search("seven", attention_k=2)
+    assert [key for key, _ in result.attention] == ["one", writeup_db.search("seven").attention[1][0]]
+
+
+def test_query_batch_answers_like_single_queries(writeup_db: Database) -> None:
+    texts = ["rhombus", "seven", "female", "ice cream", "seven rhombuss"]
+    for exact in (True, False):
+        assert writeup_db.query_batch(texts, k=4, exact=exact) == [writeup_db.query(t, k=4, exact=exact) for t in texts]
+
+
+def test_nearest_is_exact_knn_over_the_keys(writeup_db: Database) -> None:
+    found = writeup_db.nearest("kitten", k=3)
+    assert all(isinstance(n, Neighbour) for n in found)
+    assert found[0].key == "cat" and found[0].value == "animal"
+    assert [n.similarity for n in found] == sorted((n.similarity for n in found), reverse=True)
+    key, value, similarity = found[0]
+    assert (key, value) == ("cat", "animal") and -1 <= similarity <= 1
+    assert len(writeup_db.nearest("kitten", k=100)) == len(WRITEUP_PAIRS)
+
+
+def test_lookup_prefers_an_equal_key_then_the_nearest(writeup_db: Database) -> None:
+    assert writeup_db.lookup("dog") == "animal"
+    assert writeup_db.lookup("puppy") == "animal"
+    assert writeup_db.lookup("nine") == "number"
+
+
+def test_it_is_a_read_only_mapping(writeup_db: Database) -> None:
+    assert len(writeup_db) == 6
+    assert list(writeup_db) == list(WRITEUP_PAIRS)
+    assert dict(writeup_db) == WRITEUP_PAIRS
+    assert "cat" in writeup_db and "kitten" not in writeup_db and 3 not in writeup_db
+    assert writeup_db["sphere"] == "shape"
+    with pytest.raises(KeyError, match="kitten"):
+        writeup_db["kitten"]
+    with pytest.raises(TypeError):
+        writeup_db["cat"] = "pet"  # type: ignore[index]
+
+
+def test_multi_word_keys_values_and_queries(glove: Embeddings) -> None:
+    db = Database({"new york": "big city", "ice cream": "dessert", "tennis": "sport"})
+    assert db.lookup("manhattan") == "big city"
+    assert db.query("chocolate cake", exact=True)[0] == "dessert"
+    assert db.search("chocolate rhombuss", exact=True).ignored == ("rhombuss",)
+
+
+def test_pairs_may_be_given_as_an_iterable_of_tuples(glove: Embeddings) -> None:
+    assert dict(Database([("cat", "animal"), ("ball", "toy")])) == {"cat": "animal", "ball": "toy"}
+
+
+@pytest.mark.parametrize(
+    ("pairs", "error", "match"),
+    [
+        ({"cat": 3}, NotTextError, "expected a string, got int"),
+        ({5: "number"}, NotTextError, "expected a string, got int"),
+        ({"cat": ""}, EmptyTextError, "empty or blank"),
+        ({"  ": "animal"}, EmptyTextError, "empty or blank"),
+        ({"rhombuss": "shape"}, UnknownWordError, "'rhombuss'"),
+        ({"cat": "animal", "ice creamm": "dessert"}, UnknownWordError, "'creamm'"),
+        ("cat", NotTextError, "got a string"),
+        ([("cat", "animal", "extra")], NotTextError, "pairs must be"),
+        (42, NotTextError, "pairs must be"),
+    ],
+)
+def test_bad_pairs_are_rejected_up_front(glove: Embeddings, pairs: object, error: type, match: str) -> None:
+    with pytest.raises(error, match=match):
+        Database(pairs)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("text", "error"),
+    [("", EmptyTextError), ("   ", EmptyTextError), (None, NotTextError), (7, NotTextError), ("rhombuss", UnknownWordError)],
+)
+def test_bad_queries_get_their_documented_error(writeup_db: Database, text: object, error: type) -> None:
+    for call in (writeup_db.query, writeup_db.search, writeup_db.nearest, writeup_db.lookup):
+        with pytest.raises(error):
+            call(text)  # type: ignore[operator]
+    with pytest.raises(error):
+        writeup_db.query_batch(["seven", text])  # type: ignore[list-item]
+
+
+def test_query_batch_wants_a_list(writeup_db: Database) -> None:
+    with pytest.raises(NotTextError, match="use query"):
+        writeup_db.query_batch("seven")
+
+
+@pytest.mark.parametrize("k", [0, -1, 2.5, True, "5"])
+def test_bad_k_is_rejected(writeup_db: Database, k: object) -> None:
+    with pytest.raises(InvalidOptionError, match="k must be a positive whole number"):
+        writeup_db.query("seven", k=k)  # type: ignore[arg-type]
+
+
+def test_bad_options_are_rejected_before_anything_loads() -> None:
+    with pytest.raises(InvalidOptionError, match="similarity"):
+        Database(WRITEUP_PAIRS, similarity="euclid")  # type: ignore[arg-type]
+    with pytest.raises(InvalidOptionError, match="temperature"):
+        Database(WRITEUP_PAIRS, temperature=0)
+
+
+def test_an_empty_store(glove: Embeddings) -> None:
+    db = Database({})
+    assert len(db) == 0 and db.nearest("cat") == [] and db.lookup("cat", default="none") == "none"
+    with pytest.raises(EmptyDatabaseError, match="holds no pairs"):
+        db.query("cat")
+
+
+def test_vocabulary_size_limits_answers_to_frequent_words(glove: Embeddings) -> None:
+    db = Database(WRITEUP_PAIRS, vocabulary_size=5_000)
+    rank = {w: i for i, w in enumerate(glove.words[:5_000])}
+    for exact in (True, False):
+        assert all(word in rank for word in db.query("rhombus", k=10, exact=exact))
+
+
+vocab_words = st.sampled_from(["cat", "dog", "one", "seven", "shape", "king", "queen", "paris", "red", "music", "water", "car"])
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    pairs=st.dictionaries(vocab_words, vocab_words, min_size=1, max_size=8),
+    query=vocab_words,
+    k=st.integers(1, 12),
+    similarity=st.sampled_from(["cosine", "dot"]),
+)
+def test_answers_are_sorted_k_long_and_attention_sums_to_one(glove: Embeddings, pairs, query, k, similarity) -> None:
+    db = Database(pairs, similarity=similarity)
+    result = db.search(query, k=k, exact=True)
+    assert len(result.candidates) == k == len(db.query(query, k=k))
+    sims = [s for _, s in result.candidates]
+    assert sims == sorted(sims, reverse=True)
+    weights = [w for _, w in result.attention]
+    assert weights == sorted(weights, reverse=True)
+    assert sum(weights) == pytest.approx(1.0, abs=1e-5)
+    assert [key for key, _ in result.attention[:1]] == [db.nearest(query, k=1)[0].key] or similarity == "dot"
