@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import threading
 import warnings
 import weakref
 from dataclasses import asdict, dataclass
@@ -141,19 +142,26 @@ class VocabularyIndex:
         self.size = size
         self._exact: ExactDecoder | None = None
         self._annoy: Decoder | None = None
+        self._lock = threading.Lock()  # one build per process, however many threads ask at once
 
     @property
     def words(self) -> list[str]:
         return self.embeddings.words
 
     def exact(self) -> ExactDecoder:
-        if self._exact is None:
-            self._exact = ExactDecoder(self.embeddings.unit_vectors[: self.size])
-        return self._exact
+        with self._lock:
+            if self._exact is None:
+                self._exact = ExactDecoder(self.embeddings.unit_vectors[: self.size])
+            return self._exact
 
     def approximate(self) -> Decoder:
         """The annoy decoder, built and cached on first use; exact (with a warning) if that fails."""
-        if self._annoy is None:
+        if self._annoy is not None:
+            return self._annoy
+        exact = self.exact()
+        with self._lock:
+            if self._annoy is not None:
+                return self._annoy
             try:
                 self._annoy = self._open_annoy()
             except Exception as error:  # a read-only or corrupt cache must never break a query
@@ -165,8 +173,8 @@ class VocabularyIndex:
                     ),
                     stacklevel=3,
                 )
-                self._annoy = self.exact()
-        return self._annoy
+                self._annoy = exact
+            return self._annoy
 
     def decoder(self, exact: bool) -> Decoder:
         return self.exact() if exact else self.approximate()
@@ -209,9 +217,14 @@ def build_annoy(path: Path, unit_vectors: np.ndarray, n_trees: int) -> None:
     n_items, dim = unit_vectors.shape
     index = AnnoyIndex(dim, "angular")
     index.set_seed(ANNOY_SEED)
-    for item in tqdm(range(n_items), desc="fuzzykv: indexing vocabulary", unit="word", leave=False, mininterval=0.5):
-        index.add_item(item, unit_vectors[item])
-    index.build(n_trees, n_jobs=-1)
+    with tqdm(total=n_items, desc="fuzzykv: indexing vocabulary", unit="word", leave=False, mininterval=0.5) as bar:
+        for item in range(n_items):
+            index.add_item(item, unit_vectors[item])
+            if item % 10_000 == 0:
+                bar.update(min(10_000, n_items - item))
+        bar.set_description(f"fuzzykv: building {n_trees} annoy trees")
+        bar.refresh()
+        index.build(n_trees, n_jobs=-1)
 
     def save(staging: Path) -> None:
         index.save(str(staging))
