@@ -16,6 +16,23 @@ SIMILARITIES: tuple[str, ...] = get_args(Similarity)
 #: figures in README.md); dot's 1.0 keeps the write-up's raw dot-product scores.
 DEFAULT_TEMPERATURES: dict[str, float] = {"cosine": 0.05, "dot": 1.0}
 
+_TINY = torch.finfo(torch.float32).tiny
+
+
+@dataclass(frozen=True)
+class Scores:
+    """Every query against every key, from one matrix product: raw dot products and cosines, (b, n)."""
+
+    dot: torch.Tensor
+    cosine: torch.Tensor
+
+
+def score(queries: torch.Tensor, keys: torch.Tensor, key_norms: torch.Tensor) -> Scores:
+    """(b, dim) queries x (n, dim) keys, with the keys' (n,) lengths -> :class:`Scores`."""
+    dot = queries @ keys.T
+    query_norms = torch.linalg.vector_norm(queries, dim=-1, keepdim=True)
+    return Scores(dot, dot / (query_norms * key_norms).clamp_min(_TINY))
+
 
 @dataclass(frozen=True)
 class Attention:
@@ -40,17 +57,12 @@ class Attention:
             raise InvalidOptionError(f"temperature must be a positive number, got {self.temperature!r}")
         if not 0 < self.temperature < float("inf"):
             raise InvalidOptionError(f"temperature must be a positive finite number, got {self.temperature!r}")
+        object.__setattr__(self, "temperature", float(self.temperature))
 
-    def prepare(self, vectors: torch.Tensor) -> torch.Tensor:
-        """Keys and queries as the scores want them: unit length for cosine, raw for dot."""
-        if self.similarity == "cosine":
-            return torch.nn.functional.normalize(vectors, dim=-1)
-        return vectors
-
-    def weights(self, queries: torch.Tensor, keys: torch.Tensor) -> torch.Tensor:
-        """(b, dim) prepared queries x (n, dim) prepared keys -> (b, n) weights, each row summing to 1."""
-        scores = (queries @ keys.T) / self.temperature
-        return torch.softmax(scores, dim=-1)
+    def weights(self, scores: Scores) -> torch.Tensor:
+        """(b, n) weights over the keys, each row summing to 1."""
+        chosen = scores.cosine if self.similarity == "cosine" else scores.dot
+        return torch.softmax(chosen / self.temperature, dim=-1)
 
     @staticmethod
     def blend(weights: torch.Tensor, values: torch.Tensor) -> torch.Tensor:

@@ -1,19 +1,25 @@
-"""The store users hold: pairs embedded once, queried by attention over the keys."""
+"""The store users hold: pairs embedded once, queried by attention over the keys, optionally on disk."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+import os
+import threading
+from collections.abc import ItemsView, Iterable, Iterator, Mapping, MutableMapping, Sequence, ValuesView
+from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TypeVar
 
 import numpy as np
 import torch
 
-from .attention import Attention, Similarity
-from .embeddings import Embedded, EmbeddingsSpec, load_embeddings
-from .errors import EmptyDatabaseError, InvalidOptionError, NotTextError
+from .attention import Attention, Similarity, score
+from .embeddings import DEFAULT_NAME, Embeddings, EmbeddingsSpec, is_model_name, load_embeddings
+from .errors import EmptyDatabaseError, InvalidOptionError, NotTextError, StoreClosedError, StoreSettingsError
 from .index import DEFAULT_N_TREES, DEFAULT_SEARCH_K, IndexSettings, vocabulary_index
+from .matrix import PairMatrix
 from .results import Neighbour, QueryResult
+from .store import Changes, Rows, Store, StoreSettings
 
 T = TypeVar("T")
 
@@ -24,17 +30,20 @@ class _Answers:
 
     ids: np.ndarray  # (b, k) vocabulary rows, best first
     similarities: np.ndarray  # (b, k) their cosine similarity to the blend
-    weights: torch.Tensor  # (b, n) attention over the keys
+    weights: torch.Tensor  # (b, n) attention over the keys, in row order
+    best_key: np.ndarray  # (b,) the highest cosine similarity of any key to each query
     blended: np.ndarray  # (b, dim)
     ignored: tuple[tuple[str, ...], ...]
 
 
-class Database(Mapping[str, str]):
+class Database(MutableMapping[str, str]):
     """A fuzzy key-value store over word vectors.
 
     ``db[key]`` is the exact, dict-like read. ``db.query(text)`` embeds ``text``, takes softmax
     attention over the stored keys, blends the value vectors by those weights and decodes the
     blend to the nearest vocabulary words: the store may answer plausible values it does not hold.
+
+    ``Database(pairs)`` lives in memory; :meth:`Database.open` keeps the pairs in a file.
 
     :param pairs: str -> str, as a mapping or an iterable of (key, value) pairs.
     :param embeddings: ``None`` for GloVe 6B 50d, a gensim ``KeyedVectors``, a vectors file path
@@ -58,38 +67,192 @@ class Database(Mapping[str, str]):
         n_trees: int = DEFAULT_N_TREES,
         search_k: int = DEFAULT_SEARCH_K,
     ) -> None:
-        self._attention = Attention(similarity, temperature)
+        attention = Attention(similarity, temperature)
         settings = IndexSettings(vocabulary_size, n_trees, search_k)
-        self.embeddings = load_embeddings(embeddings)
-        self._index = vocabulary_index(self.embeddings, settings)
-        self._pairs = _as_dict(pairs)
-        self._keys = list(self._pairs)
-        keys = self.embeddings.embed(self._keys, strict=True).vectors
-        values = self.embeddings.embed(list(self._pairs.values()), strict=True).vectors
-        self._key_matrix = self._attention.prepare(torch.from_numpy(keys))
-        self._key_units = torch.nn.functional.normalize(torch.from_numpy(keys), dim=-1)
-        self._value_matrix = torch.from_numpy(values)
+        self._setup(load_embeddings(embeddings), attention, settings, store=None)
+        self.update(pairs)
+
+    @classmethod
+    def open(
+        cls,
+        path: str | os.PathLike,
+        *,
+        embeddings: EmbeddingsSpec | None = None,
+        similarity: Similarity | None = None,
+        temperature: float | None = None,
+        vocabulary_size: int | None = None,
+        n_trees: int = DEFAULT_N_TREES,
+        search_k: int = DEFAULT_SEARCH_K,
+        read_only: bool = False,
+    ) -> Database:
+        """Open the store file at ``path``, creating it if it does not exist.
+
+        A new store keeps the settings that shape its answers (the embeddings' identity and
+        dimension, similarity, temperature, vocabulary size); reopening restores them. Options
+        given on reopening must agree with them.
+
+        :raises StoreSettingsError: options or embeddings that disagree with the store's.
+        :raises NotAStoreError, StoreVersionError, ReadOnlyStoreError, StoreError: for the file.
+        """
+        index_settings = IndexSettings(vocabulary_size, n_trees, search_k)
+        store = Store.open(path, read_only=read_only)
+        try:
+            saved = store.settings()
+            if saved is None:
+                loaded = load_embeddings(embeddings)
+                attention = Attention(similarity or "cosine", temperature)
+                saved = StoreSettings(
+                    loaded.name, loaded.fingerprint, loaded.dim, attention.similarity,
+                    float(attention.temperature), vocabulary_size,  # type: ignore[arg-type]
+                )
+                store.save_settings(saved)
+            else:
+                loaded = _check_reopen(saved, embeddings, similarity, temperature, vocabulary_size, store.path)
+                attention = Attention(saved.similarity, saved.temperature)  # type: ignore[arg-type]
+                index_settings = IndexSettings(saved.vocabulary_size, n_trees, search_k)
+            db = cls.__new__(cls)
+            db._setup(loaded, attention, index_settings, store)
+            db._reload()
+        except BaseException:
+            store.close()
+            raise
+        return db
+
+    def _setup(self, embeddings: Embeddings, attention: Attention, settings: IndexSettings, store: Store | None) -> None:
+        self.embeddings = embeddings
+        self._attention = attention
+        self._index = vocabulary_index(embeddings, settings)
+        self._store = store
+        self._pairs = PairMatrix(embeddings.dim)
+        self._position = (0, 0)
+        self._lock = threading.RLock()  # queries and writes from many threads see whole writes
+        self._batch_depth = 0
+        self._batch_seq = 0
+        self._closed = False
 
     # -- the mapping: exact keys, like a dict ------------------------------------------------
 
     def __getitem__(self, key: str) -> str:
-        return self._pairs[key]
+        with self._reading():
+            if key not in self._pairs:
+                raise KeyError(key)
+            return self._pairs.value(key)
 
     def __iter__(self) -> Iterator[str]:
-        return iter(self._pairs)
+        with self._reading():
+            return iter(self._pairs.keys())
 
     def __len__(self) -> int:
-        return len(self._pairs)
+        with self._reading():
+            return len(self._pairs)
 
     def __contains__(self, key: object) -> bool:
-        return isinstance(key, str) and key in self._pairs
+        with self._reading():
+            return isinstance(key, str) and key in self._pairs
+
+    def items(self) -> ItemsView[str, str]:
+        return _Items(self)
+
+    def values(self) -> ValuesView[str]:
+        return _Values(self)
+
+    def _snapshot(self) -> list[tuple[str, str]]:
+        """Every pair, in insertion order, as of one moment: one catch-up, not one per key."""
+        with self._reading():
+            return self._pairs.items()
+
+    def __setitem__(self, key: str, value: str) -> None:
+        self._write(self._embed_pairs({key: value}), [])
+
+    def __delitem__(self, key: str) -> None:
+        with self._reading():
+            if key not in self._pairs:
+                raise KeyError(key)
+        self._write(None, [key])
+
+    def update(self, other: Mapping[str, str] | Iterable[tuple[str, str]] = (), /, **more: str) -> None:  # type: ignore[override]
+        """Set many pairs in one transaction: every pair is checked first, and none is stored if one fails."""
+        pairs = _as_dict(other)
+        pairs.update(more)
+        if pairs:
+            self._write(self._embed_pairs(pairs), [])
+
+    def clear(self) -> None:
+        """Delete every pair, in one transaction."""
+        with self._lock:
+            self._check_open()
+            if self._store is None:
+                self._pairs = PairMatrix(self.embeddings.dim)
+            elif self._batch_depth:
+                self._position = self._store.clear()
+                self._pairs = PairMatrix(self.embeddings.dim)
+            else:
+                with self._store.transaction():
+                    position = self._store.clear()
+                self._position = position
+                self._pairs = PairMatrix(self.embeddings.dim)
+
+    @contextmanager
+    def batch(self) -> Iterator[Database]:
+        """Group writes into one transaction: all of them are stored, or (on an exception) none.
+
+        Other threads wait for the batch; other processes see it when it ends.
+        """
+        with self._lock:
+            self._check_open()
+            if self._batch_depth:
+                self._batch_depth += 1
+                try:
+                    yield self
+                finally:
+                    self._batch_depth -= 1
+                return
+            snapshot = self._pairs.copy() if self._store is None else None
+            self._batch_depth = 1
+            try:
+                if self._store is None:
+                    yield self
+                else:
+                    with self._store.transaction():
+                        self._catch_up(always=True)
+                        self._batch_seq = self._store.next_seq()
+                        yield self
+                    self._position = (self._position[0], self._batch_seq)
+            except BaseException:
+                if snapshot is not None:
+                    self._pairs = snapshot
+                elif self._store is not None and not self._closed:
+                    self._reload()  # memory had the rolled-back writes; the file did not keep them
+                raise
+            finally:
+                self._batch_depth = 0
+
+    def close(self) -> None:
+        """Close the store file; later calls raise :class:`StoreClosedError`. Safe to call twice."""
+        with self._lock:
+            self._closed = True
+            if self._store is not None:
+                self._store.close()
+
+    def __enter__(self) -> Database:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
     def __repr__(self) -> str:
         a = self._attention
+        where = f"{str(self._store.path)!r}, " if self._store is not None else ""
+        state = "closed, " if self._closed else f"{len(self._pairs)} pairs, "
         return (
-            f"Database({len(self)} pairs, embeddings={self.embeddings.name!r}, "
+            f"Database({where}{state}embeddings={self.embeddings.name!r}, "
             f"similarity={a.similarity!r}, temperature={a.temperature})"
         )
+
+    @property
+    def path(self) -> Path | None:
+        """The store file, or ``None`` for a store in memory."""
+        return None if self._store is None else self._store.path
 
     @property
     def similarity(self) -> Similarity:
@@ -101,67 +264,215 @@ class Database(Mapping[str, str]):
 
     # -- fuzzy reads --------------------------------------------------------------------------
 
-    def query(self, text: str, k: int = 5, exact: bool = False) -> list[str]:
-        """The ``k`` vocabulary words nearest to the attention-blended value vector, best first."""
-        return self.query_batch([text], k=k, exact=exact)[0]
+    def query(self, text: str, k: int = 5, exact: bool = False, min_similarity: float | None = None) -> list[str]:
+        """The ``k`` vocabulary words nearest to the attention-blended value vector, best first.
 
-    def query_batch(self, texts: Sequence[str], k: int = 5, exact: bool = False) -> list[list[str]]:
+        :param min_similarity: answer ``[]`` unless some key has at least this cosine similarity.
+        """
+        return self.query_batch([text], k=k, exact=exact, min_similarity=min_similarity)[0]
+
+    def query_batch(
+        self, texts: Sequence[str], k: int = 5, exact: bool = False, min_similarity: float | None = None
+    ) -> list[list[str]]:
         """:meth:`query` for many texts in one pass: one attention product, one decode."""
+        threshold = _similarity_bound(min_similarity)
         answers = self._answer(_as_texts(texts), k, exact)
         words = self._index.words
-        return [[words[i] for i in row] for row in answers.ids.tolist()]
+        return [
+            [words[i] for i in row] if best >= threshold else []
+            for row, best in zip(answers.ids.tolist(), answers.best_key.tolist())
+        ]
 
-    def search(self, text: str, k: int = 5, exact: bool = False, attention_k: int | None = None) -> QueryResult:
-        """:meth:`query` with its working: scored candidates, attention weights and the blended vector.
+    def search(
+        self, text: str, k: int = 5, exact: bool = False, attention_k: int | None = None, min_similarity: float | None = None
+    ) -> QueryResult:
+        """:meth:`query` with its working: scored candidates, attention weights, the blended vector.
 
         :param attention_k: list only the heaviest keys (``None``: every key, weights summing to 1).
+        :param min_similarity: no candidates unless some key has at least this cosine similarity.
         """
-        shown = len(self) if attention_k is None else min(_positive("attention_k", attention_k), len(self))
-        answers = self._answer([text], k, exact)
-        top = torch.topk(answers.weights[0], shown, sorted=True)
+        threshold = _similarity_bound(min_similarity)
+        if attention_k is not None:
+            _positive("attention_k", attention_k)
+        with self._lock:
+            answers = self._answer([text], k, exact)
+            shown = len(self._pairs) if attention_k is None else min(attention_k, len(self._pairs))
+            top = torch.topk(answers.weights[0], shown, sorted=True)
+            attention = [(self._pairs.row_keys[i], w) for i, w in zip(top.indices.tolist(), top.values.tolist())]
         words = self._index.words
+        best = float(answers.best_key[0])
+        candidates = [(words[i], s) for i, s in zip(answers.ids[0].tolist(), answers.similarities[0].tolist())]
         return QueryResult(
             text=text,
-            candidates=[(words[i], s) for i, s in zip(answers.ids[0].tolist(), answers.similarities[0].tolist())],
-            attention=[(self._keys[i], w) for i, w in zip(top.indices.tolist(), top.values.tolist())],
+            candidates=candidates if best >= threshold else [],
+            attention=attention,
             vector=answers.blended[0],
             ignored=answers.ignored[0],
+            best_similarity=best,
         )
 
     def nearest(self, text: str, k: int = 3) -> list[Neighbour]:
         """Exact k-nearest neighbours among the keys: (key, value, cosine similarity), nearest first."""
         k = _positive("k", k)
-        query = torch.nn.functional.normalize(torch.from_numpy(self._embed_queries([text]).vectors), dim=-1)
-        if not self._keys:
-            return []
-        top = torch.topk(self._key_units @ query[0], min(k, len(self)), sorted=True)
-        return [
-            Neighbour(self._keys[i], self._pairs[self._keys[i]], float(s))
-            for i, s in zip(top.indices.tolist(), top.values.tolist())
-        ]
+        queries = torch.from_numpy(self.embeddings.embed([text], strict=False).vectors)
+        with self._reading():
+            if not len(self._pairs):
+                return []
+            cosine = score(queries, *self._key_tensors()).cosine[0]
+            top = torch.topk(cosine, min(k, len(self._pairs)), sorted=True)
+            keys = [self._pairs.row_keys[i] for i in top.indices.tolist()]
+            return [Neighbour(key, self._pairs.value(key), s) for key, s in zip(keys, top.values.tolist())]
 
-    def lookup(self, text: str, default: T | None = None) -> str | T | None:
-        """The value of a key equal to ``text``, else of the nearest key; ``default`` for an empty store."""
-        if isinstance(text, str) and text in self._pairs:
-            return self._pairs[text]
-        found = self.nearest(text, k=1)
-        return found[0].value if found else default
+    def lookup(self, text: str, default: T | None = None, min_similarity: float | None = None) -> str | T | None:
+        """The value of a key equal to ``text``, else of the nearest key.
+
+        :param min_similarity: the nearest key must have at least this cosine similarity.
+        :returns: ``default`` when the store is empty or no key is close enough.
+        """
+        threshold = _similarity_bound(min_similarity)
+        with self._reading():
+            if isinstance(text, str) and text in self._pairs:
+                return self._pairs.value(text)
+            found = self.nearest(text, k=1)
+        return found[0].value if found and found[0].similarity >= threshold else default
 
     # -- the pipeline: embed -> attend -> blend -> decode -------------------------------------
 
-    def _embed_queries(self, texts: Sequence[str]) -> Embedded:
-        return self.embeddings.embed(texts, strict=False)
+    def _key_tensors(self) -> tuple[torch.Tensor, torch.Tensor]:
+        return torch.from_numpy(self._pairs.key_vectors), torch.from_numpy(self._pairs.key_norms)
 
     def _answer(self, texts: Sequence[str], k: int, exact: bool) -> _Answers:
         k = _positive("k", k)
-        embedded = self._embed_queries(texts)
-        if not self._keys:
-            raise EmptyDatabaseError("the store holds no pairs, so a query has nothing to attend to; add pairs first")
-        queries = self._attention.prepare(torch.from_numpy(embedded.vectors))
-        weights = self._attention.weights(queries, self._key_matrix)
-        blended = Attention.blend(weights, self._value_matrix)
-        ids, sims = self._index.decoder(bool(exact)).search(blended.numpy(), k)
-        return _Answers(ids, sims, weights, blended.numpy(), embedded.ignored)
+        embedded = self.embeddings.embed(texts, strict=False)
+        with self._reading():
+            if not len(self._pairs):
+                raise EmptyDatabaseError("the store holds no pairs, so a query has nothing to attend to; add pairs first")
+            scores = score(torch.from_numpy(embedded.vectors), *self._key_tensors())
+            weights = self._attention.weights(scores)
+            blended = Attention.blend(weights, torch.from_numpy(self._pairs.value_vectors)).numpy()
+            best_key = scores.cosine.max(dim=-1).values.numpy()
+        ids, sims = self._index.decoder(bool(exact)).search(blended, k)
+        return _Answers(ids, sims, weights, best_key, blended, embedded.ignored)
+
+    # -- writes and keeping up with other writers ----------------------------------------------
+
+    def _embed_pairs(self, pairs: Mapping[str, str]) -> Rows:
+        """Check and embed pairs before anything is written: a bad one stops them all."""
+        keys, values = list(pairs), list(pairs.values())
+        key_vectors = self.embeddings.embed(keys, strict=True).vectors
+        value_vectors = self.embeddings.embed(values, strict=True).vectors
+        return Rows(keys, values, key_vectors, value_vectors)
+
+    def _write(self, rows: Rows | None, deleted: Sequence[str]) -> None:
+        """Store then apply: memory changes only once the file has the write."""
+        with self._lock:
+            self._check_open()
+            store = self._store
+            if store is not None and self._batch_depth:
+                self._store_rows(self._batch_seq, rows, deleted)
+            elif store is not None:
+                with store.transaction():
+                    self._catch_up(always=True)
+                    seq = store.next_seq()
+                    self._store_rows(seq, rows, deleted)
+                self._position = (self._position[0], seq)
+            if rows is not None:
+                self._pairs.set_many(rows.keys, rows.values, rows.key_vectors, rows.value_vectors)
+            self._pairs.delete_many(deleted)
+
+    def _store_rows(self, seq: int, rows: Rows | None, deleted: Sequence[str]) -> None:
+        assert self._store is not None
+        if rows is not None:
+            self._store.put(seq, rows)
+        if deleted:
+            self._store.delete(seq, deleted)
+
+    @contextmanager
+    def _reading(self) -> Iterator[None]:
+        """Hold the lock, having caught up with what other processes committed."""
+        with self._lock:
+            self._check_open()
+            if self._store is not None and not self._batch_depth:
+                self._catch_up(always=False)
+            yield
+
+    def _catch_up(self, always: bool) -> None:
+        assert self._store is not None
+        if always or self._store.changed_elsewhere():
+            self._apply(self._store.changes_since(self._position, self.embeddings.dim))
+
+    def _apply(self, changes: Changes) -> None:
+        rows = changes.rows
+        if changes.reload:
+            self._pairs = PairMatrix(self.embeddings.dim, capacity=max(16, len(rows.keys)))
+        self._pairs.set_many(rows.keys, rows.values, rows.key_vectors, rows.value_vectors)
+        self._pairs.delete_many(changes.deleted)
+        self._position = changes.position
+
+    def _reload(self) -> None:
+        assert self._store is not None
+        position, rows = self._store.read_all(self.embeddings.dim)
+        self._apply(Changes(position, True, rows, []))
+        self._store.changed_elsewhere()  # what was just read is current
+
+    def _check_open(self) -> None:
+        if self._closed:
+            where = f" {str(self._store.path)!r}" if self._store is not None else ""
+            raise StoreClosedError(f"the store{where} is closed; open it again to use it")
+
+
+class _Items(ItemsView[str, str]):
+    _mapping: Database
+
+    def __iter__(self) -> Iterator[tuple[str, str]]:
+        return iter(self._mapping._snapshot())
+
+
+class _Values(ValuesView[str]):
+    _mapping: Database
+
+    def __iter__(self) -> Iterator[str]:
+        return (value for _, value in self._mapping._snapshot())
+
+
+def _check_reopen(
+    saved: StoreSettings,
+    embeddings: EmbeddingsSpec | None,
+    similarity: str | None,
+    temperature: float | None,
+    vocabulary_size: int | None,
+    path: Path,
+) -> Embeddings:
+    """The embeddings a store was made with, after checking the options given agree with its settings."""
+    asked = {"similarity": similarity, "temperature": temperature, "vocabulary_size": vocabulary_size}
+    for name, value in asked.items():
+        if value is not None and value != getattr(saved, name):
+            raise StoreSettingsError(
+                f"{str(path)!r} was made with {name}={getattr(saved, name)!r}, not {name}={value!r}; "
+                f"leave {name} out to use the store's, or make a new store"
+            )
+    if embeddings is None:
+        if saved.embeddings == DEFAULT_NAME:
+            embeddings = None
+        elif Path(saved.embeddings).exists() or is_model_name(saved.embeddings):
+            embeddings = saved.embeddings
+        else:
+            raise StoreSettingsError(
+                f"{str(path)!r} was made with the embeddings {saved.embeddings!r} ({saved.dim} dimensions), "
+                "which fuzzykv cannot reload by itself; pass the same embeddings=..."
+            )
+    loaded = load_embeddings(embeddings)
+    if loaded.dim != saved.dim:
+        raise StoreSettingsError(
+            f"{str(path)!r} holds {saved.dim}-dimensional vectors from {saved.embeddings!r}, but the embeddings "
+            f"given, {loaded.name!r}, are {loaded.dim}-dimensional; pass the store's embeddings"
+        )
+    if loaded.fingerprint != saved.fingerprint:
+        raise StoreSettingsError(
+            f"{str(path)!r} was made with the embeddings {saved.embeddings!r} (fingerprint {saved.fingerprint}), "
+            f"not {loaded.name!r} (fingerprint {loaded.fingerprint}); pass the store's embeddings"
+        )
+    return loaded
 
 
 def _as_dict(pairs: Mapping[str, str] | Iterable[tuple[str, str]]) -> dict[str, str]:
@@ -185,3 +496,12 @@ def _positive(name: str, value: int) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise InvalidOptionError(f"{name} must be a positive whole number, got {value!r}")
     return value
+
+
+def _similarity_bound(value: float | None) -> float:
+    """``min_similarity`` as a bound: ``None`` admits everything."""
+    if value is None:
+        return -float("inf")
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not -1 <= value <= 1:
+        raise InvalidOptionError(f"min_similarity must be a cosine similarity between -1 and 1, got {value!r}")
+    return float(value)

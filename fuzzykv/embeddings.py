@@ -6,6 +6,7 @@ import functools
 import hashlib
 import logging
 import os
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cached_property
@@ -145,8 +146,8 @@ def load_embeddings(spec: EmbeddingsSpec | None = None, layout: CacheLayout | No
     if isinstance(spec, (str, os.PathLike)):
         path = Path(spec)
         if path.exists():
-            return Embeddings(read_vectors_file(path), name=str(path))
-        if isinstance(spec, str) and _is_model_name(spec):
+            return Embeddings(read_vectors_file(path), name=str(path.resolve()))
+        if isinstance(spec, str) and is_model_name(spec):
             return Embeddings(download_gensim_data(spec), name=spec)
         raise EmbeddingsError(
             f"no embeddings file at {str(spec)!r}; pass an existing GloVe, word2vec or .kv file, "
@@ -158,8 +159,9 @@ def load_embeddings(spec: EmbeddingsSpec | None = None, layout: CacheLayout | No
     )
 
 
-def _is_model_name(text: str) -> bool:
-    return bool(text) and "/" not in text and os.sep not in text and "." not in text
+def is_model_name(text: str) -> bool:
+    """Whether ``text`` has the form of a gensim-data name, such as ``glove-wiki-gigaword-100``."""
+    return re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_-]*", text) is not None
 
 
 def read_vectors_file(path: Path) -> KeyedVectors:

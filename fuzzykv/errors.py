@@ -54,5 +54,33 @@ class PairsFileError(FuzzyKVError, ValueError):
     """A pairs file (JSON object or two-column TSV) that could not be read."""
 
 
+class StoreError(FuzzyKVError, OSError):
+    """A store file that could not be opened, read or written."""
+
+
+class NotAStoreError(StoreError):
+    """A file that is not a fuzzykv store; it is left as it was."""
+
+
+class StoreVersionError(StoreError):
+    """A store written by a newer fuzzykv, in a format this one does not read."""
+
+
+class ReadOnlyStoreError(StoreError, PermissionError):
+    """A write to a store that is read-only (its file, or how it was opened)."""
+
+
+class StoreFullError(StoreError):
+    """The disk holding a store is full; the write did not happen."""
+
+
+class StoreClosedError(FuzzyKVError, ValueError):
+    """A call on a store after ``close()``."""
+
+
+class StoreSettingsError(FuzzyKVError, ValueError):
+    """Options or embeddings that disagree with the ones a store was made with."""
+
+
 class IndexFallbackWarning(UserWarning):
     """The approximate vocabulary index could not be built or loaded; exact search answers instead."""

@@ -16,6 +16,8 @@ class QueryResult:
     :ivar candidates: (word, cosine similarity to the blended vector), best first.
     :ivar attention: (key, weight), heaviest first; over all keys the weights sum to 1.
     :ivar vector: the blended value vector that was decoded.
+    :ivar best_similarity: the highest cosine similarity of any key to the query: how well the
+        store knows it (``min_similarity`` compares against this).
     :ivar ignored: words of the query that have no vector and were left out.
     """
 
@@ -23,6 +25,7 @@ class QueryResult:
     candidates: list[tuple[str, float]]
     attention: list[tuple[str, float]]
     vector: np.ndarray = field(repr=False)
+    best_similarity: float = float("nan")
     ignored: tuple[str, ...] = ()
 
     @property

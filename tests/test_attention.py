@@ -6,7 +6,7 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
 from fuzzykv import InvalidOptionError
-from fuzzykv.attention import DEFAULT_TEMPERATURES, Attention
+from fuzzykv.attention import DEFAULT_TEMPERATURES, Attention, score
 
 finite = st.floats(-10, 10, allow_nan=False, width=32)
 
@@ -28,7 +28,7 @@ def problems(draw: st.DrawFn) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 def test_weights_are_a_distribution_and_the_blend_is_their_mix(problem, similarity, temperature) -> None:
     queries, keys, values = (torch.from_numpy(a) for a in problem)
     attention = Attention(similarity, temperature)
-    weights = attention.weights(attention.prepare(queries), attention.prepare(keys))
+    weights = attention.weights(score(queries, keys, torch.linalg.vector_norm(keys, dim=-1)))
     assert weights.shape == (len(queries), len(keys))
     assert torch.all(weights >= 0)
     torch.testing.assert_close(weights.sum(dim=-1), torch.ones(len(queries)), atol=1e-5, rtol=0)
@@ -36,26 +36,34 @@ def test_weights_are_a_distribution_and_the_blend_is_their_mix(problem, similari
     torch.testing.assert_close(blended, torch.einsum("bn,nd->bd", weights, values))
 
 
+def scores(queries: list[list[float]], keys: list[list[float]]):
+    k = torch.tensor(keys)
+    return score(torch.tensor(queries), k, torch.linalg.vector_norm(k, dim=-1))
+
+
+def test_scores_are_dot_products_and_cosines() -> None:
+    found = scores([[3.0, 4.0]], [[1.0, 0.0], [0.0, 2.0], [0.0, 0.0]])
+    torch.testing.assert_close(found.dot, torch.tensor([[3.0, 8.0, 0.0]]))
+    torch.testing.assert_close(found.cosine, torch.tensor([[0.6, 0.8, 0.0]]))
+
+
 def test_cosine_attention_ignores_vector_length() -> None:
-    keys = torch.tensor([[1.0, 0.0], [0.0, 1.0]])
+    keys = [[1.0, 0.0], [0.0, 5.0]]
     attention = Attention("cosine", 0.1)
-    short = attention.weights(attention.prepare(torch.tensor([[1.0, 0.2]])), attention.prepare(keys))
-    long = attention.weights(attention.prepare(torch.tensor([[50.0, 10.0]])), attention.prepare(keys))
+    short = attention.weights(scores([[1.0, 0.2]], keys))
+    long = attention.weights(scores([[50.0, 10.0]], keys))
     torch.testing.assert_close(short, long)
 
 
 def test_dot_attention_is_the_raw_softmax_of_dot_products() -> None:
-    keys = torch.tensor([[1.0, 0.0], [0.0, 2.0]])
-    query = torch.tensor([[3.0, 1.0]])
-    weights = Attention("dot").weights(query, keys)
+    weights = Attention("dot").weights(scores([[3.0, 1.0]], [[1.0, 0.0], [0.0, 2.0]]))
     torch.testing.assert_close(weights, torch.softmax(torch.tensor([[3.0, 2.0]]), dim=-1))
 
 
 def test_lower_temperature_concentrates_the_weight() -> None:
-    keys = torch.nn.functional.normalize(torch.tensor([[1.0, 0.1], [0.3, 1.0]]), dim=-1)
-    query = torch.nn.functional.normalize(torch.tensor([[1.0, 0.2]]), dim=-1)
-    sharp = Attention("cosine", 0.01).weights(query, keys)[0, 0]
-    soft = Attention("cosine", 1.0).weights(query, keys)[0, 0]
+    found = scores([[1.0, 0.2]], [[1.0, 0.1], [0.3, 1.0]])
+    sharp = Attention("cosine", 0.01).weights(found)[0, 0]
+    soft = Attention("cosine", 1.0).weights(found)[0, 0]
     assert sharp > soft > 0.5
 
 

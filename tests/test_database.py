@@ -78,7 +78,7 @@ def test_lookup_prefers_an_equal_key_then_the_nearest(writeup_db: Database) -> N
     assert writeup_db.lookup("nine") == "number"
 
 
-def test_it_is_a_read_only_mapping(writeup_db: Database) -> None:
+def test_it_reads_like_a_dict(writeup_db: Database) -> None:
     assert len(writeup_db) == 6
     assert list(writeup_db) == list(WRITEUP_PAIRS)
     assert dict(writeup_db) == WRITEUP_PAIRS
@@ -86,8 +86,71 @@ def test_it_is_a_read_only_mapping(writeup_db: Database) -> None:
     assert writeup_db["sphere"] == "shape"
     with pytest.raises(KeyError, match="kitten"):
         writeup_db["kitten"]
-    with pytest.raises(TypeError):
-        writeup_db["cat"] = "pet"  # type: ignore[index]
+    assert list(writeup_db.items()) == list(WRITEUP_PAIRS.items())
+    assert list(writeup_db.values()) == list(WRITEUP_PAIRS.values())
+
+
+def test_it_writes_like_a_dict(glove: Embeddings) -> None:
+    db = Database({"cat": "animal", "ball": "toy"})
+    db["dog"] = "animal"
+    db["cat"] = "pet"
+    assert list(db.items()) == [("cat", "pet"), ("ball", "toy"), ("dog", "animal")]
+    del db["ball"]
+    assert db.pop("dog") == "animal" and db.pop("dog", "gone") == "gone"
+    assert db.setdefault("cat", "x") == "pet" and db.setdefault("one", "number") == "number"
+    db.update({"seven": "number"}, sphere="shape")
+    assert dict(db) == {"cat": "pet", "one": "number", "seven": "number", "sphere": "shape"}
+    assert db.lookup("kitten") == "pet" and db.query("rhombus", exact=True)[0] == "shape"
+    with pytest.raises(KeyError, match="ball"):
+        del db["ball"]
+    db.clear()
+    assert len(db) == 0 and db.nearest("cat") == []
+
+
+def test_a_write_that_fails_changes_nothing(glove: Embeddings) -> None:
+    db = Database({"cat": "animal"})
+    with pytest.raises(UnknownWordError):
+        db.update({"dog": "animal", "rhombuss": "shape"})
+    with pytest.raises(NotTextError):
+        db["dog"] = 3  # type: ignore[assignment]
+    assert dict(db) == {"cat": "animal"}
+
+
+def test_a_failed_batch_in_memory_is_rolled_back(glove: Embeddings) -> None:
+    db = Database({"cat": "animal"})
+    with pytest.raises(RuntimeError), db.batch():
+        db["dog"] = "animal"
+        del db["cat"]
+        assert dict(db) == {"dog": "animal"}
+        raise RuntimeError("stop")
+    assert dict(db) == {"cat": "animal"} and db.lookup("puppy") == "animal"
+
+
+def test_delete_moves_rows_without_mixing_pairs(glove: Embeddings) -> None:
+    db = Database({"cat": "animal", "ball": "toy", "sphere": "shape", "one": "number"})
+    del db["cat"]
+    assert [n.key for n in db.nearest("kitten", k=3)] == [n.key for n in Database(dict(db)).nearest("kitten", k=3)]
+    for key, value in db.items():
+        assert db.nearest(key, k=1)[0] == (key, value, pytest.approx(1.0, abs=1e-5))
+
+
+def test_min_similarity_says_when_nothing_is_close(writeup_db: Database) -> None:
+    result = writeup_db.search("banana")
+    assert 0 < result.best_similarity < 0.6
+    assert writeup_db.lookup("banana", min_similarity=0.6) is None
+    assert writeup_db.lookup("banana", default="?", min_similarity=0.6) == "?"
+    assert writeup_db.lookup("puppy", min_similarity=0.6) == "animal"
+    assert writeup_db.lookup("cat", min_similarity=0.99) == "animal"
+    assert writeup_db.query("banana", min_similarity=0.6) == []
+    assert writeup_db.query("kitten", min_similarity=0.6)[0] == "animal"
+    assert writeup_db.query_batch(["banana", "kitten"], k=1, min_similarity=0.6) == [[], ["animal"]]
+    assert writeup_db.search("banana", min_similarity=0.6).candidates == []
+
+
+@pytest.mark.parametrize("bound", [1.5, -2, "high", True])
+def test_bad_min_similarity_is_rejected(writeup_db: Database, bound: object) -> None:
+    with pytest.raises(InvalidOptionError, match="min_similarity"):
+        writeup_db.lookup("cat", min_similarity=bound)  # type: ignore[arg-type]
 
 
 def test_multi_word_keys_values_and_queries(glove: Embeddings) -> None:

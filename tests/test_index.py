@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from fuzzykv import IndexFallbackWarning, InvalidOptionError
-from fuzzykv.attention import Attention
+from fuzzykv.attention import Attention, score
 from fuzzykv.cache import CacheLayout
 from fuzzykv.embeddings import Embeddings, load_embeddings
 from fuzzykv.index import AnnoyDecoder, IndexSettings, VocabularyIndex, vocabulary_index
@@ -19,9 +19,9 @@ def decoded_vectors(glove: Embeddings, stores: int, seed: int) -> np.ndarray:
         n = int(rng.integers(2, 25))
         ids = rng.choice(50_000, size=2 * n + 4, replace=False)
         keys, values, queries = (torch.from_numpy(np.array(glove.vectors[i])) for i in (ids[:n], ids[n : 2 * n], ids[2 * n :]))
+        found = score(queries, keys, torch.linalg.vector_norm(keys, dim=-1))
         for similarity in ("cosine", "dot"):
-            attention = Attention(similarity)  # type: ignore[arg-type]
-            weights = attention.weights(attention.prepare(queries), attention.prepare(keys))
+            weights = Attention(similarity).weights(found)  # type: ignore[arg-type]
             out.append(Attention.blend(weights, values).numpy())
     return np.concatenate(out)
 

@@ -1,0 +1,106 @@
+"""A store's pairs in memory: the exact mapping, and key and value vectors that change row by row."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+import numpy as np
+
+
+class PairMatrix:
+    """Pairs in insertion order, with their key vectors, key norms and value vectors as row matrices.
+
+    Setting, changing or deleting a pair costs O(dim), amortised: rows live in arrays with spare
+    capacity, and a deleted row is filled by the last one. Row order is therefore not insertion
+    order; :attr:`row_keys` maps rows back to keys.
+    """
+
+    def __init__(self, dim: int, capacity: int = 16) -> None:
+        self.dim = dim
+        self._values: dict[str, str] = {}
+        self._row_of: dict[str, int] = {}
+        self.row_keys: list[str] = []
+        self._key_vectors = np.empty((capacity, dim), dtype=np.float32)
+        self._key_norms = np.empty(capacity, dtype=np.float32)
+        self._value_vectors = np.empty((capacity, dim), dtype=np.float32)
+
+    def __len__(self) -> int:
+        return len(self.row_keys)
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._values
+
+    def copy(self) -> PairMatrix:
+        other = PairMatrix(self.dim, capacity=max(16, len(self)))
+        other.set_many(self.row_keys, [self._values[k] for k in self.row_keys], self.key_vectors, self.value_vectors)
+        for key in self._values:  # insertion order, not row order
+            other._values[key] = other._values.pop(key)
+        return other
+
+    # -- reads -------------------------------------------------------------------------------
+
+    def value(self, key: str) -> str:
+        return self._values[key]
+
+    def keys(self) -> list[str]:
+        """Keys in insertion order (a re-set key keeps its place)."""
+        return list(self._values)
+
+    def items(self) -> list[tuple[str, str]]:
+        return list(self._values.items())
+
+    @property
+    def key_vectors(self) -> np.ndarray:
+        return self._key_vectors[: len(self)]
+
+    @property
+    def key_norms(self) -> np.ndarray:
+        return self._key_norms[: len(self)]
+
+    @property
+    def value_vectors(self) -> np.ndarray:
+        return self._value_vectors[: len(self)]
+
+    # -- writes ------------------------------------------------------------------------------
+
+    def set_many(self, keys: Sequence[str], values: Sequence[str], key_vectors: np.ndarray, value_vectors: np.ndarray) -> None:
+        """Add new pairs at the end; change existing ones in place."""
+        self._reserve(len(self) + len(keys))
+        for key, value, key_vector, value_vector in zip(keys, values, key_vectors, value_vectors):
+            row = self._row_of.get(key)
+            if row is None:
+                row = len(self.row_keys)
+                self._row_of[key] = row
+                self.row_keys.append(key)
+            self._values[key] = value
+            self._key_vectors[row] = key_vector
+            self._key_norms[row] = np.linalg.norm(key_vector)
+            self._value_vectors[row] = value_vector
+
+    def delete_many(self, keys: Iterable[str]) -> None:
+        """Remove pairs that are present; the last row moves into each hole."""
+        for key in keys:
+            row = self._row_of.pop(key, None)
+            if row is None:
+                continue
+            del self._values[key]
+            last = len(self.row_keys) - 1
+            moved = self.row_keys.pop()
+            if row != last:
+                self.row_keys[row] = moved
+                self._row_of[moved] = row
+                self._key_vectors[row] = self._key_vectors[last]
+                self._key_norms[row] = self._key_norms[last]
+                self._value_vectors[row] = self._value_vectors[last]
+
+    def _reserve(self, needed: int) -> None:
+        capacity = len(self._key_norms)
+        if needed <= capacity:
+            return
+        capacity = max(needed, 2 * capacity)
+        # New arrays, not resized ones: a query still holding views of the old rows stays valid.
+        for name in ("_key_vectors", "_value_vectors", "_key_norms"):
+            old = getattr(self, name)
+            new = np.empty((capacity, *old.shape[1:]), dtype=old.dtype)
+            new[: len(self)] = old[: len(self)]
+            setattr(self, name, new)
