@@ -101,7 +101,7 @@ class Store:
         if path.is_dir():
             raise NotAStoreError(f"{str(path)!r} is a folder; a store is a single file, for example 'colors.fkv'")
         if read_only and not path.exists():
-            raise StoreError(f"no store at {str(path)!r} to open read-only; open it without read_only to create it")
+            raise StoreError(f"no store at {str(path)!r}; opening read-only does not create one: check the path")
         if not path.parent.is_dir():
             raise StoreError(f"cannot create a store at {str(path)!r}: the folder {str(path.parent)!r} does not exist")
         uri = f"{path.resolve().as_uri()}?mode={'ro' if read_only else 'rwc'}"

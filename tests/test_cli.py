@@ -79,7 +79,50 @@ def test_bad_option_values_are_usage_errors(runner: CliRunner, pairs_json: Path)
     assert runner.invoke(main, ["demo", "--temperature", "0"]).exit_code == 2
 
 
-@pytest.mark.parametrize("command", [[], ["demo"], ["query"]])
+def test_store_commands_end_to_end(runner: CliRunner, tmp_path: Path, glove: Embeddings) -> None:
+    store = str(tmp_path / "colors.fkv")
+    assert runner.invoke(main, ["set", store, "crimson", "red"]).exit_code == 0
+    assert runner.invoke(main, ["set", store, "navy", "blue"]).exit_code == 0
+    got = runner.invoke(main, ["get", store, "scarlet"])
+    assert (got.exit_code, got.output) == (0, "red\n")
+    far = runner.invoke(main, ["get", store, "banana", "--min-similarity", "0.6"])
+    assert far.exit_code == 1 and far.output.startswith("Error: no key of")
+    assert "'navy'" in far.output or "'crimson'" in far.output
+    pairs = tmp_path / "more.tsv"
+    pairs.write_text("olive\tgreen\nlemon\tyellow\n")
+    imported = runner.invoke(main, ["import", store, str(pairs)])
+    assert imported.exit_code == 0 and "imported 2 pairs" in imported.output
+    exported = runner.invoke(main, ["export", store])
+    assert json.loads(exported.output) == {"crimson": "red", "navy": "blue", "olive": "green", "lemon": "yellow"}
+    tsv = runner.invoke(main, ["export", store, "--format", "tsv"])
+    assert tsv.output.splitlines()[2] == "olive\tgreen"
+    answered = runner.invoke(main, ["query", store, "scarlet", "leaf", "--k", "1", "--exact", "--json"])
+    assert [a["candidates"][0]["word"] for a in json.loads(answered.output)] == ["red", "green"]
+
+
+def test_export_then_import_round_trips(runner: CliRunner, tmp_path: Path, glove: Embeddings) -> None:
+    source, copy = str(tmp_path / "a.fkv"), str(tmp_path / "b.fkv")
+    pairs = tmp_path / "pairs.json"
+    pairs.write_text(json.dumps({w: "word" for w in glove.words[1_000:1_300]}))
+    assert runner.invoke(main, ["import", source, str(pairs)]).exit_code == 0
+    dumped = tmp_path / "dump.json"
+    dumped.write_text(runner.invoke(main, ["export", source]).output)
+    assert runner.invoke(main, ["import", copy, str(dumped)]).exit_code == 0
+    assert runner.invoke(main, ["export", copy]).output == dumped.read_text()
+
+
+def test_store_command_errors_are_one_line(runner: CliRunner, tmp_path: Path, glove: Embeddings) -> None:
+    missing = runner.invoke(main, ["get", str(tmp_path / "none.fkv"), "cat"])
+    assert missing.exit_code == 1 and missing.output.startswith("Error: no store at")
+    junk = tmp_path / "junk.fkv"
+    junk.write_bytes(b"\x00" * 2048 + b"junk" * 100)
+    assert "not a fuzzykv store" in runner.invoke(main, ["set", str(junk), "a", "b"]).output
+    unknown = runner.invoke(main, ["set", str(tmp_path / "s.fkv"), "rhombuss", "shape"])
+    assert unknown.exit_code == 1 and "'rhombuss'" in unknown.output and "Traceback" not in unknown.output
+    assert runner.invoke(main, ["query", str(tmp_path / "s.fkv")]).exit_code == 2
+
+
+@pytest.mark.parametrize("command", [[], ["demo"], ["query"], ["set"], ["get"], ["import"], ["export"]])
 def test_every_command_has_help(runner: CliRunner, command: list[str]) -> None:
     result = runner.invoke(main, [*command, "--help"])
     assert result.exit_code == 0 and "Usage:" in result.output
