@@ -214,7 +214,7 @@ class Database(MutableMapping[str, str]):
                     yield self
                 else:
                     with self._store.transaction():
-                        self._catch_up(always=True)
+                        self._catch_up()
                         self._batch_seq = self._store.next_seq()
                         yield self
                     self._position = (self._position[0], self._batch_seq)
@@ -372,7 +372,7 @@ class Database(MutableMapping[str, str]):
                 self._store_rows(self._batch_seq, rows, deleted)
             elif store is not None:
                 with store.transaction():
-                    self._catch_up(always=True)
+                    self._catch_up()
                     seq = store.next_seq()
                     self._store_rows(seq, rows, deleted)
                 self._position = (self._position[0], seq)
@@ -393,12 +393,17 @@ class Database(MutableMapping[str, str]):
         with self._lock:
             self._check_open()
             if self._store is not None and not self._batch_depth:
-                self._catch_up(always=False)
+                self._catch_up()
             yield
 
-    def _catch_up(self, always: bool) -> None:
+    def _catch_up(self) -> None:
+        """Apply what other connections committed since we last looked (nothing to read if none did).
+
+        Inside a write transaction this sees the latest commit: the transaction began by taking
+        the write lock, so no one can commit before it ends.
+        """
         assert self._store is not None
-        if always or self._store.changed_elsewhere():
+        if self._store.changed_elsewhere():
             self._apply(self._store.changes_since(self._position, self.embeddings.dim))
 
     def _apply(self, changes: Changes) -> None:

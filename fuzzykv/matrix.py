@@ -64,18 +64,20 @@ class PairMatrix:
     # -- writes ------------------------------------------------------------------------------
 
     def set_many(self, keys: Sequence[str], values: Sequence[str], key_vectors: np.ndarray, value_vectors: np.ndarray) -> None:
-        """Add new pairs at the end; change existing ones in place."""
+        """Add new pairs at the end; change existing ones in place. ``keys`` must not repeat."""
         self._reserve(len(self) + len(keys))
-        for key, value, key_vector, value_vector in zip(keys, values, key_vectors, value_vectors):
+        rows = np.empty(len(keys), dtype=np.int64)
+        for position, (key, value) in enumerate(zip(keys, values)):
             row = self._row_of.get(key)
             if row is None:
                 row = len(self.row_keys)
                 self._row_of[key] = row
                 self.row_keys.append(key)
             self._values[key] = value
-            self._key_vectors[row] = key_vector
-            self._key_norms[row] = np.linalg.norm(key_vector)
-            self._value_vectors[row] = value_vector
+            rows[position] = row
+        self._key_vectors[rows] = key_vectors
+        self._key_norms[rows] = np.linalg.norm(key_vectors, axis=1) if len(keys) else 0
+        self._value_vectors[rows] = value_vectors
 
     def delete_many(self, keys: Iterable[str]) -> None:
         """Remove pairs that are present; the last row moves into each hole."""

@@ -221,7 +221,7 @@ class Store:
         """Every pair, in insertion order, with the position they are current at."""
         with self._snapshot():
             position = self.position()
-            rows = self._rows("SELECT key, value, key_vector, value_vector FROM fuzzykv_pairs ORDER BY rowid", (), dim)
+            rows = self._rows("SELECT rowid, key, value, key_vector, value_vector FROM fuzzykv_pairs", (), dim)
         return position, rows
 
     def changes_since(self, position: tuple[int, int], dim: int) -> Changes:
@@ -229,10 +229,12 @@ class Store:
         with self._snapshot():
             now = self.position()
             if now[0] != position[0]:
-                rows = self._rows("SELECT key, value, key_vector, value_vector FROM fuzzykv_pairs ORDER BY rowid", (), dim)
+                rows = self._rows("SELECT rowid, key, value, key_vector, value_vector FROM fuzzykv_pairs", (), dim)
                 return Changes(now, True, rows, [])
+            # NOTE: no ORDER BY here: with one, SQLite walks the whole table in rowid order instead of
+            # using the seq index, which made every write O(pairs). The few rows are sorted below.
             rows = self._rows(
-                "SELECT key, value, key_vector, value_vector FROM fuzzykv_pairs WHERE seq > ? ORDER BY rowid", (position[1],), dim
+                "SELECT rowid, key, value, key_vector, value_vector FROM fuzzykv_pairs WHERE seq > ?", (position[1],), dim
             )
             deleted = [key for (key,) in self._sql("SELECT key FROM fuzzykv_deleted WHERE seq > ?", (position[1],))]
         return Changes(now, False, rows, deleted)
@@ -252,14 +254,16 @@ class Store:
                 db.commit()
 
     def _rows(self, statement: str, parameters: Sequence[object], dim: int) -> Rows:
+        """Rows selected as (rowid, key, value, key_vector, value_vector), returned in rowid (insertion) order."""
         found = self._sql(statement, parameters)
+        found.sort(key=lambda row: row[0])
         width = dim * _VECTOR.itemsize
-        if any(len(k) != width or len(v) != width for _, _, k, v in found):
+        if any(len(row[3]) != width or len(row[4]) != width for row in found):
             raise StoreError(f"{str(self.path)!r} holds vectors that are not {dim}-dimensional float32; the store is damaged")
-        keys = [row[0] for row in found]
-        values = [row[1] for row in found]
-        key_vectors = np.frombuffer(b"".join(row[2] for row in found), dtype=_VECTOR).reshape(len(found), dim)
-        value_vectors = np.frombuffer(b"".join(row[3] for row in found), dtype=_VECTOR).reshape(len(found), dim)
+        keys = [row[1] for row in found]
+        values = [row[2] for row in found]
+        key_vectors = np.frombuffer(b"".join(row[3] for row in found), dtype=_VECTOR).reshape(len(found), dim)
+        value_vectors = np.frombuffer(b"".join(row[4] for row in found), dtype=_VECTOR).reshape(len(found), dim)
         return Rows(keys, values, key_vectors.astype(np.float32), value_vectors.astype(np.float32))
 
     # -- writing (inside ``transaction()``) --------------------------------------------------

@@ -227,6 +227,22 @@ def test_a_second_connection_sees_writes_at_its_next_read(glove: Embeddings, pat
         assert dict(reader) == dict(writer) == COLORS
 
 
+def test_a_write_first_takes_in_what_others_wrote(glove: Embeddings, path: Path) -> None:
+    with Database.open(path) as a, Database.open(path) as b:
+        a["crimson"] = "red"
+        b["navy"] = "blue"  # no read in between: the write itself must catch up
+        a["olive"] = "green"
+        with b.batch():
+            b["lemon"] = "yellow"
+            assert dict(b) == COLORS
+        del a["navy"]
+        b.update({"sky": "blue"})
+        expected = {"crimson": "red", "olive": "green", "lemon": "yellow", "sky": "blue"}
+        assert dict(a) == dict(b) == expected
+    with Database.open(path) as c:
+        assert dict(c) == expected
+
+
 def test_threads_query_while_one_writes(glove: Embeddings, path: Path) -> None:
     words = glove.words[2_000:2_400]
     errors: list[BaseException] = []

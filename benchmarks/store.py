@@ -1,0 +1,134 @@
+"""The persistent store: write rate, bulk import rate and open time for 10k, 100k and 1M pairs.
+
+    python benchmarks/store.py [SIZES...]     # writes benchmarks/results/store.json
+
+Peers measured in the same run: single writes against a bare SQLite insert-and-commit with the
+same durability (WAL, synchronous=FULL), the machine's limit for a durable write; opening a store
+against building the same store in memory, which embeds every pair again.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import sqlite3
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from fuzzykv import Database
+
+SIZES = (10_000, 100_000, 1_000_000)
+SINGLE_WRITES = 300
+
+
+def make_pairs(n: int, seed: int = 0) -> dict[str, str]:
+    """Word keys first, then two-word phrases; values are common words."""
+    rng = random.Random(seed)
+    words = Database({}).embeddings.words
+    vocabulary = [w for w in words[100:200_000] if w.isalpha()]
+    values = vocabulary[:5_000]
+    keys = vocabulary[: min(n, len(vocabulary))]
+    seen = set(keys)
+    while len(keys) < n:
+        phrase = f"{rng.choice(vocabulary)} {rng.choice(vocabulary)}"
+        if phrase not in seen:
+            seen.add(phrase)
+            keys.append(phrase)
+    return {key: rng.choice(values) for key in keys}
+
+
+def single_write_ms(path: Path, pairs: list[tuple[str, str]]) -> list[float]:
+    times = []
+    with Database.open(path) as db:
+        for key, value in pairs:
+            start = time.perf_counter()
+            db[key] = value
+            times.append(time.perf_counter() - start)
+    return [t * 1e3 for t in times]
+
+
+def bare_sqlite_write_ms(path: Path, pairs: list[tuple[str, str]]) -> list[float]:
+    connection = sqlite3.connect(path, isolation_level=None)
+    connection.execute("PRAGMA journal_mode = WAL")
+    connection.execute("PRAGMA synchronous = FULL")
+    connection.execute("CREATE TABLE t (key TEXT PRIMARY KEY, value TEXT, vector BLOB)")
+    times = []
+    blob = bytes(400)  # the two 50-d float32 vectors fuzzykv keeps with each pair
+    for key, value in pairs:
+        start = time.perf_counter()
+        connection.execute("BEGIN IMMEDIATE")
+        connection.execute("INSERT OR REPLACE INTO t VALUES (?, ?, ?)", (key, value, blob))
+        connection.execute("COMMIT")
+        times.append(time.perf_counter() - start)
+    connection.close()
+    return [t * 1e3 for t in times]
+
+
+def p99(values: list[float]) -> float:
+    return statistics.quantiles(values, n=100)[98]
+
+
+def measure(n: int, folder: Path) -> dict:
+    pairs = make_pairs(n)
+    path = folder / f"store-{n}.fkv"
+    start = time.perf_counter()
+    with Database.open(path) as db:
+        db.update(pairs)
+    import_s = time.perf_counter() - start
+
+    start = time.perf_counter()
+    with Database.open(path) as db:
+        assert len(db) == n
+        db.query("scarlet", exact=True)
+    open_s = time.perf_counter() - start
+
+    start = time.perf_counter()
+    in_memory = Database(pairs)
+    in_memory.query("scarlet", exact=True)
+    rebuild_s = time.perf_counter() - start
+    del in_memory
+
+    fresh = list(make_pairs(n + SINGLE_WRITES, seed=1).items())[-SINGLE_WRITES:]
+    writes = single_write_ms(path, fresh)
+    bare = bare_sqlite_write_ms(folder / f"bare-{n}.db", fresh)
+    row = {
+        "pairs": n,
+        "bulk_import_s": import_s,
+        "bulk_import_pairs_per_s": n / import_s,
+        "open_s": open_s,
+        "rebuild_in_memory_s": rebuild_s,
+        "open_vs_rebuild": rebuild_s / open_s,
+        "file_mb": path.stat().st_size / 1e6,
+        "bytes_per_pair": path.stat().st_size / n,
+        "write_ms_median": statistics.median(writes),
+        "write_ms_p99": p99(writes),
+        "bare_sqlite_write_ms_median": statistics.median(bare),
+        "write_vs_bare_sqlite": statistics.median(writes) / statistics.median(bare),
+    }
+    print(json.dumps(row), flush=True)
+    return row
+
+
+def main(sizes: tuple[int, ...] = SIZES, out: Path = Path(__file__).parent / "results" / "store.json") -> dict:
+    with tempfile.TemporaryDirectory() as folder:
+        rows = [measure(n, Path(folder)) for n in sizes]
+    report = {"cores": os.cpu_count(), "single_writes": SINGLE_WRITES, "rows": rows}
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(report, indent=2) + "\n")
+    print("| pairs | bulk import | pairs/s | open | rebuild by re-embedding | write median (p99) | bare SQLite write | file |")
+    print("|---|---|---|---|---|---|---|---|")
+    for r in rows:
+        print(
+            f"| {r['pairs']:,} | {r['bulk_import_s']:.1f} s | {r['bulk_import_pairs_per_s']:,.0f} | {r['open_s']:.2f} s "
+            f"| {r['rebuild_in_memory_s']:.2f} s ({r['open_vs_rebuild']:.1f}x the open) | {r['write_ms_median']:.2f} ms "
+            f"({r['write_ms_p99']:.2f}) | {r['bare_sqlite_write_ms_median']:.2f} ms | {r['file_mb']:.0f} MB |"
+        )
+    return report
+
+
+if __name__ == "__main__":
+    main(tuple(int(a) for a in sys.argv[1:]) or SIZES)
