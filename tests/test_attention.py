@@ -82,3 +82,4 @@ def test_unknown_similarity_is_rejected(similarity: str) -> None:
 def test_bad_temperature_is_rejected(temperature: object) -> None:
     with pytest.raises(InvalidOptionError, match="temperature must be a positive"):
         Attention("cosine", temperature)  # type: ignore[arg-type]
+

@@ -8,7 +8,7 @@ from fuzzykv import IndexFallbackWarning, InvalidOptionError
 from fuzzykv.attention import Attention, score
 from fuzzykv.cache import CacheLayout
 from fuzzykv.embeddings import Embeddings, load_embeddings
-from fuzzykv.index import AnnoyDecoder, IndexSettings, VocabularyIndex, vocabulary_index
+from fuzzykv.index import AnnoyDecoder, ExactDecoder, IndexSettings, VocabularyIndex, vocabulary_index
 
 
 def decoded_vectors(glove: Embeddings, stores: int, seed: int) -> np.ndarray:
@@ -38,6 +38,32 @@ def test_exact_decode_equals_gensim_similar_by_vector(glove: Embeddings, default
         expected = glove.keyed_vectors.similar_by_vector(vector, topn=10)
         assert [glove.words[i] for i in row_ids] == [word for word, _ in expected]
         np.testing.assert_allclose(row_sims, [s for _, s in expected], atol=1e-5)
+
+
+@pytest.mark.parametrize("proposal", ["annoy", "random rows"])
+def test_bounded_exact_scan_equals_a_full_scan(glove: Embeddings, default_index: VocabularyIndex, proposal: str) -> None:
+    vectors = decoded_vectors(glove, stores=6, seed=5)
+    full = ExactDecoder(glove.unit_vectors)  # no proposer: scans every row
+    bounded = ExactDecoder(glove.unit_vectors)
+    if proposal == "annoy":
+        bounded.propose_with(default_index.approximate().propose)  # type: ignore[union-attr]
+    else:
+        rng = np.random.default_rng(0)
+        bounded.propose_with(lambda vector, k: rng.choice(len(glove), size=k, replace=False).tolist())
+    for vector in vectors:
+        for k in (1, 5, 12):
+            got_ids, got_sims = bounded.search(vector[None, :], k)
+            want_ids, want_sims = full.search(vector[None, :], k)
+            assert got_ids.tolist() == want_ids.tolist()
+            np.testing.assert_allclose(got_sims, want_sims, atol=1e-6)
+
+
+def test_exact_decode_after_annoy_opens_still_equals_gensim(glove: Embeddings, default_index: VocabularyIndex) -> None:
+    default_index.approximate()
+    exact = default_index.exact()
+    for vector in decoded_vectors(glove, stores=10, seed=8):
+        ids, _ = exact.search(vector[None, :], 10)
+        assert [glove.words[i] for i in ids[0]] == [w for w, _ in glove.keyed_vectors.similar_by_vector(vector, topn=10)]
 
 
 def test_annoy_recall_at_5_against_exact_is_at_least_095(glove: Embeddings, default_index: VocabularyIndex) -> None:
