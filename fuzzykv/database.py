@@ -8,7 +8,7 @@ from collections.abc import ItemsView, Iterable, Iterator, Mapping, MutableMappi
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TypeVar
+from typing import Literal, TypeVar, get_args
 
 import numpy as np
 import torch
@@ -17,6 +17,7 @@ from .attention import Attention, Similarity, score
 from .embeddings import DEFAULT_NAME, Embeddings, EmbeddingsSpec, is_model_name, load_embeddings
 from .errors import EmptyDatabaseError, InvalidOptionError, NotTextError, StoreClosedError, StoreSettingsError
 from .index import DEFAULT_N_TREES, DEFAULT_SEARCH_K, IndexSettings, vocabulary_index
+from .key_index import DEFAULT_CANDIDATES, KeyIndex
 from .matrix import PairMatrix
 from .results import Neighbour, QueryResult
 from .store import Changes, Rows, Store, StoreSettings
@@ -30,10 +31,42 @@ class _Answers:
 
     ids: np.ndarray  # (b, k) vocabulary rows, best first
     similarities: np.ndarray  # (b, k) their cosine similarity to the blend
-    weights: torch.Tensor  # (b, n) attention over the keys, in row order
+    attention: list[tuple[np.ndarray | None, torch.Tensor]]  # per query: key rows (None: all) and weights
     best_key: np.ndarray  # (b,) the highest cosine similarity of any key to each query
     blended: np.ndarray  # (b, dim)
     ignored: tuple[tuple[str, ...], ...]
+
+
+AttentionMode = Literal["full", "topk"]
+ATTENTION_MODES: tuple[str, ...] = get_args(AttentionMode)
+
+
+@dataclass(frozen=True)
+class _Mode:
+    """How queries run: over all keys or the top candidates, and on which torch device."""
+
+    attention: AttentionMode
+    candidates: int
+    device: torch.device
+
+    def __init__(self, attention: str, candidates: int, device: str | torch.device) -> None:
+        if attention not in ATTENTION_MODES:
+            raise InvalidOptionError(f"attention must be one of {', '.join(map(repr, ATTENTION_MODES))}, got {attention!r}")
+        object.__setattr__(self, "attention", attention)
+        object.__setattr__(self, "candidates", _positive("attention_candidates", candidates))
+        object.__setattr__(self, "device", _device(device))
+
+
+def _device(name: str | torch.device) -> torch.device:
+    try:
+        device = torch.device(name)
+    except (RuntimeError, TypeError) as error:
+        raise InvalidOptionError(f"device must name a torch device such as 'cpu' or 'cuda', got {name!r}") from error
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise InvalidOptionError(f"device {name!r} was asked for, but torch sees no CUDA GPU here; use device='cpu'")
+    if device.type not in {"cpu", "cuda"}:
+        raise InvalidOptionError(f"device must be 'cpu' or a CUDA device, got {name!r}")
+    return device
 
 
 class Database(MutableMapping[str, str]):
@@ -52,6 +85,10 @@ class Database(MutableMapping[str, str]):
     :param temperature: divides the attention scores; ``None`` takes the similarity's default.
     :param vocabulary_size: decode only to the N most frequent words (``None``: all of them).
     :param n_trees, search_k: the annoy index's build and search effort.
+    :param attention: ``"full"`` attends to every key; ``"topk"`` to the ``attention_candidates``
+        keys an annoy index over the keys proposes (plus keys written since it was built): for
+        very large stores, an approximation of full attention.
+    :param device: where torch does the matrix work (``"cpu"``, ``"cuda"``, ...).
     :raises NotTextError, EmptyTextError, UnknownWordError: for a pair that cannot be embedded;
         nothing is stored then.
     """
@@ -66,10 +103,14 @@ class Database(MutableMapping[str, str]):
         vocabulary_size: int | None = None,
         n_trees: int = DEFAULT_N_TREES,
         search_k: int = DEFAULT_SEARCH_K,
+        attention: AttentionMode = "full",
+        attention_candidates: int = DEFAULT_CANDIDATES,
+        device: str | torch.device = "cpu",
     ) -> None:
-        attention = Attention(similarity, temperature)
+        scoring = Attention(similarity, temperature)
         settings = IndexSettings(vocabulary_size, n_trees, search_k)
-        self._setup(load_embeddings(embeddings), attention, settings, store=None)
+        mode = _Mode(attention, attention_candidates, device)
+        self._setup(load_embeddings(embeddings), scoring, settings, mode, store=None)
         self.update(pairs)
 
     @classmethod
@@ -83,6 +124,9 @@ class Database(MutableMapping[str, str]):
         vocabulary_size: int | None = None,
         n_trees: int = DEFAULT_N_TREES,
         search_k: int = DEFAULT_SEARCH_K,
+        attention: AttentionMode = "full",
+        attention_candidates: int = DEFAULT_CANDIDATES,
+        device: str | torch.device = "cpu",
         read_only: bool = False,
     ) -> Database:
         """Open the store file at ``path``, creating it if it does not exist.
@@ -95,6 +139,7 @@ class Database(MutableMapping[str, str]):
         :raises NotAStoreError, StoreVersionError, ReadOnlyStoreError, StoreError: for the file.
         """
         index_settings = IndexSettings(vocabulary_size, n_trees, search_k)
+        mode = _Mode(attention, attention_candidates, device)
         store = Store.open(path, read_only=read_only)
         try:
             saved = store.settings()
@@ -111,16 +156,20 @@ class Database(MutableMapping[str, str]):
                 attention = Attention(saved.similarity, saved.temperature)  # type: ignore[arg-type]
                 index_settings = IndexSettings(saved.vocabulary_size, n_trees, search_k)
             db = cls.__new__(cls)
-            db._setup(loaded, attention, index_settings, store)
+            db._setup(loaded, attention, index_settings, mode, store)
             db._reload()
         except BaseException:
             store.close()
             raise
         return db
 
-    def _setup(self, embeddings: Embeddings, attention: Attention, settings: IndexSettings, store: Store | None) -> None:
+    def _setup(
+        self, embeddings: Embeddings, attention: Attention, settings: IndexSettings, mode: _Mode, store: Store | None
+    ) -> None:
         self.embeddings = embeddings
         self._attention = attention
+        self._mode = mode
+        self._key_index = KeyIndex(embeddings.dim) if mode.attention == "topk" else None
         self._index = vocabulary_index(embeddings, settings)
         self._store = store
         self._pairs = PairMatrix(embeddings.dim)
@@ -181,16 +230,13 @@ class Database(MutableMapping[str, str]):
         """Delete every pair, in one transaction."""
         with self._lock:
             self._check_open()
-            if self._store is None:
-                self._pairs = PairMatrix(self.embeddings.dim)
-            elif self._batch_depth:
+            if self._store is not None and self._batch_depth:
                 self._position = self._store.clear()
-                self._pairs = PairMatrix(self.embeddings.dim)
-            else:
+            elif self._store is not None:
                 with self._store.transaction():
                     position = self._store.clear()
                 self._position = position
-                self._pairs = PairMatrix(self.embeddings.dim)
+            self._replace_pairs(PairMatrix(self.embeddings.dim))
 
     @contextmanager
     def batch(self) -> Iterator[Database]:
@@ -220,7 +266,7 @@ class Database(MutableMapping[str, str]):
                     self._position = (self._position[0], self._batch_seq)
             except BaseException:
                 if snapshot is not None:
-                    self._pairs = snapshot
+                    self._replace_pairs(snapshot)
                 elif self._store is not None and not self._closed:
                     self._reload()  # memory had the rolled-back writes; the file did not keep them
                 raise
@@ -296,9 +342,11 @@ class Database(MutableMapping[str, str]):
             _positive("attention_k", attention_k)
         with self._lock:
             answers = self._answer([text], k, exact)
-            shown = len(self._pairs) if attention_k is None else min(attention_k, len(self._pairs))
-            top = torch.topk(answers.weights[0], shown, sorted=True)
-            attention = [(self._pairs.row_keys[i], w) for i, w in zip(top.indices.tolist(), top.values.tolist())]
+            rows, weights = answers.attention[0]
+            shown = len(weights) if attention_k is None else min(attention_k, len(weights))
+            top = torch.topk(weights, shown, sorted=True)
+            chosen = top.indices.numpy() if rows is None else rows[top.indices.numpy()]
+            attention = [(self._pairs.row_keys[i], w) for i, w in zip(chosen.tolist(), top.values.tolist())]
         words = self._index.words
         best = float(answers.best_key[0])
         candidates = [(words[i], s) for i, s in zip(answers.ids[0].tolist(), answers.similarities[0].tolist())]
@@ -344,15 +392,40 @@ class Database(MutableMapping[str, str]):
     def _answer(self, texts: Sequence[str], k: int, exact: bool) -> _Answers:
         k = _positive("k", k)
         embedded = self.embeddings.embed(texts, strict=False)
+        device = self._mode.device
         with self._reading():
             if not len(self._pairs):
                 raise EmptyDatabaseError("the store holds no pairs, so a query has nothing to attend to; add pairs first")
-            scores = score(torch.from_numpy(embedded.vectors), *self._key_tensors())
+            if self._key_index is not None and len(self._pairs) > self._mode.candidates:
+                attention, blended, best_key = self._attend_to_candidates(embedded.vectors)
+            else:
+                keys, norms = (t.to(device) for t in self._key_tensors())
+                scores = score(torch.from_numpy(embedded.vectors).to(device), keys, norms)
+                weights = self._attention.weights(scores)
+                blended = Attention.blend(weights, torch.from_numpy(self._pairs.value_vectors).to(device)).cpu().numpy()
+                best_key = scores.cosine.max(dim=-1).values.cpu().numpy()
+                attention = [(None, row) for row in weights.cpu()]
+        ids, sims = self._index.decoder(bool(exact), device).search(blended, k)
+        return _Answers(ids, sims, attention, best_key, blended, embedded.ignored)
+
+    def _attend_to_candidates(self, queries: np.ndarray) -> tuple[list[tuple[np.ndarray | None, torch.Tensor]], np.ndarray, np.ndarray]:
+        """``attention="topk"``: each query attends to the keys its candidates name, not to all keys."""
+        assert self._key_index is not None
+        attention: list[tuple[np.ndarray | None, torch.Tensor]] = []
+        blended = np.empty_like(queries)
+        best_key = np.empty(len(queries), dtype=np.float32)
+        for i, query in enumerate(queries):
+            rows = self._key_index.candidates(query, self._mode.candidates, self._pairs)
+            scores = score(
+                torch.from_numpy(query[None, :]),
+                torch.from_numpy(self._pairs.key_vectors[rows]),
+                torch.from_numpy(self._pairs.key_norms[rows]),
+            )
             weights = self._attention.weights(scores)
-            blended = Attention.blend(weights, torch.from_numpy(self._pairs.value_vectors)).numpy()
-            best_key = scores.cosine.max(dim=-1).values.numpy()
-        ids, sims = self._index.decoder(bool(exact)).search(blended, k)
-        return _Answers(ids, sims, weights, best_key, blended, embedded.ignored)
+            blended[i] = Attention.blend(weights, torch.from_numpy(self._pairs.value_vectors[rows]))[0].numpy()
+            best_key[i] = float(scores.cosine.max())
+            attention.append((rows, weights[0]))
+        return attention, blended, best_key
 
     # -- writes and keeping up with other writers ----------------------------------------------
 
@@ -379,6 +452,11 @@ class Database(MutableMapping[str, str]):
             if rows is not None:
                 self._pairs.set_many(rows.keys, rows.values, rows.key_vectors, rows.value_vectors)
             self._pairs.delete_many(deleted)
+            self._touch((rows.keys if rows is not None else []) + list(deleted))
+
+    def _touch(self, keys: list[str]) -> None:
+        if self._key_index is not None:
+            self._key_index.touch(keys)
 
     def _store_rows(self, seq: int, rows: Rows | None, deleted: Sequence[str]) -> None:
         assert self._store is not None
@@ -409,10 +487,16 @@ class Database(MutableMapping[str, str]):
     def _apply(self, changes: Changes) -> None:
         rows = changes.rows
         if changes.reload:
-            self._pairs = PairMatrix(self.embeddings.dim, capacity=max(16, len(rows.keys)))
+            self._replace_pairs(PairMatrix(self.embeddings.dim, capacity=max(16, len(rows.keys))))
         self._pairs.set_many(rows.keys, rows.values, rows.key_vectors, rows.value_vectors)
         self._pairs.delete_many(changes.deleted)
+        self._touch(rows.keys + changes.deleted)
         self._position = changes.position
+
+    def _replace_pairs(self, pairs: PairMatrix) -> None:
+        self._pairs = pairs
+        if self._key_index is not None:
+            self._key_index.reset()
 
     def _reload(self) -> None:
         assert self._store is not None

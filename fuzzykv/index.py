@@ -57,8 +57,8 @@ class ExactDecoder:
     BLOCK = 128  # queries per matrix product in a batch
     SMALL = 4_096  # vocabularies up to this size are always scanned in full
 
-    def __init__(self, unit_vectors: np.ndarray) -> None:
-        self._matrix = torch.from_numpy(unit_vectors)
+    def __init__(self, unit_vectors: np.ndarray, device: torch.device | None = None) -> None:
+        self._matrix = torch.from_numpy(unit_vectors).to(device or "cpu")
         self._proposer: Callable[[np.ndarray, int], list[int]] | None = None
         self._projection: _Projection | None = None
 
@@ -70,17 +70,18 @@ class ExactDecoder:
         self._proposer = proposer
 
     def search(self, vectors: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-        queries = torch.nn.functional.normalize(torch.from_numpy(vectors), dim=-1)
+        queries = torch.nn.functional.normalize(torch.from_numpy(vectors).to(self._matrix.device), dim=-1)
         k = min(k, len(self))
-        if len(queries) == 1 and self._proposer is not None and len(self) > self.SMALL:
+        on_cpu = self._matrix.device.type == "cpu"
+        if len(queries) == 1 and on_cpu and self._proposer is not None and len(self) > self.SMALL:
             ids, sims = self._bounded(queries[0], k)
             return ids[None, :], sims[None, :]
         ids = np.empty((len(queries), k), dtype=np.int64)
         sims = np.empty((len(queries), k), dtype=np.float32)
         for start in range(0, len(queries), self.BLOCK):
             top = torch.topk(queries[start : start + self.BLOCK] @ self._matrix.T, k, dim=-1, sorted=True)
-            ids[start : start + self.BLOCK] = top.indices.numpy()
-            sims[start : start + self.BLOCK] = top.values.numpy()
+            ids[start : start + self.BLOCK] = top.indices.cpu().numpy()
+            sims[start : start + self.BLOCK] = top.values.cpu().numpy()
         return ids, sims
 
     def _bounded(self, query: torch.Tensor, k: int) -> tuple[np.ndarray, np.ndarray]:
@@ -217,6 +218,7 @@ class VocabularyIndex:
         size = len(embeddings) if settings.vocabulary_size is None else min(settings.vocabulary_size, len(embeddings))
         self.size = size
         self._exact: ExactDecoder | None = None
+        self._on_devices: dict[torch.device, ExactDecoder] = {}
         self._annoy: Decoder | None = None
         self._lock = threading.Lock()  # one build per process, however many threads ask at once
 
@@ -254,7 +256,13 @@ class VocabularyIndex:
                 self._annoy = exact
             return self._annoy
 
-    def decoder(self, exact: bool) -> Decoder:
+    def decoder(self, exact: bool, device: torch.device | None = None) -> Decoder:
+        """Exact or approximate; exact search runs on ``device`` when that is not the CPU."""
+        if exact and device is not None and device.type != "cpu":
+            with self._lock:
+                if device not in self._on_devices:
+                    self._on_devices[device] = ExactDecoder(self.embeddings.unit_vectors[: self.size], device)
+                return self._on_devices[device]
         return self.exact() if exact else self.approximate()
 
     def annoy_path(self) -> Path:

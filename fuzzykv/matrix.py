@@ -42,6 +42,9 @@ class PairMatrix:
     def value(self, key: str) -> str:
         return self._values[key]
 
+    def row_of(self, key: str) -> int:
+        return self._row_of[key]
+
     def keys(self) -> list[str]:
         """Keys in insertion order (a re-set key keeps its place)."""
         return list(self._values)
