@@ -5,11 +5,9 @@
 
 from __future__ import annotations
 
-import json
 import statistics
-import sys
-from pathlib import Path
 
+from common import write
 from labelled import task
 
 from fuzzykv import Database
@@ -36,7 +34,7 @@ def accuracy(db: Database, queries: list[tuple[str, str]]) -> tuple[float, float
     return query_hits / len(queries), lookup_hits / len(queries)
 
 
-def main(out: Path = Path(__file__).parent / "results" / "quality.json") -> dict:
+def main() -> dict:
     rows = []
     for similarity, temperature in SETTINGS:
         per_seed = []
@@ -59,8 +57,7 @@ def main(out: Path = Path(__file__).parent / "results" / "quality.json") -> dict
                  "queries_per_seed": len(t.queries), "seeds": len(SEEDS)},
         "rows": rows,
     }
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(report, indent=2) + "\n")
+    write("quality", report)
     print(f"| attention | query top-1 (mean, worst of {len(SEEDS)} seeds) | lookup top-1 | write-up queries right (of 6) |")
     print("|---|---|---|---|")
     for r in rows:
@@ -70,4 +67,4 @@ def main(out: Path = Path(__file__).parent / "results" / "quality.json") -> dict
 
 
 if __name__ == "__main__":
-    main(*(Path(a) for a in sys.argv[1:]))
+    main()

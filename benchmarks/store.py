@@ -10,8 +10,6 @@ against building the same store in memory, which embeds every pair again.
 from __future__ import annotations
 
 import json
-import os
-import random
 import sqlite3
 import statistics
 import sys
@@ -19,26 +17,12 @@ import tempfile
 import time
 from pathlib import Path
 
+from common import make_pairs, write
+
 from fuzzykv import Database
 
 SIZES = (10_000, 100_000, 1_000_000)
 SINGLE_WRITES = 300
-
-
-def make_pairs(n: int, seed: int = 0) -> dict[str, str]:
-    """Word keys first, then two-word phrases; values are common words."""
-    rng = random.Random(seed)
-    words = Database({}).embeddings.words
-    vocabulary = [w for w in words[100:200_000] if w.isalpha()]
-    values = vocabulary[:5_000]
-    keys = vocabulary[: min(n, len(vocabulary))]
-    seen = set(keys)
-    while len(keys) < n:
-        phrase = f"{rng.choice(vocabulary)} {rng.choice(vocabulary)}"
-        if phrase not in seen:
-            seen.add(phrase)
-            keys.append(phrase)
-    return {key: rng.choice(values) for key in keys}
 
 
 def single_write_ms(path: Path, pairs: list[tuple[str, str]]) -> list[float]:
@@ -113,12 +97,11 @@ def measure(n: int, folder: Path) -> dict:
     return row
 
 
-def main(sizes: tuple[int, ...] = SIZES, out: Path = Path(__file__).parent / "results" / "store.json") -> dict:
+def main(sizes: tuple[int, ...] = SIZES) -> dict:
     with tempfile.TemporaryDirectory() as folder:
         rows = [measure(n, Path(folder)) for n in sizes]
-    report = {"cores": os.cpu_count(), "single_writes": SINGLE_WRITES, "rows": rows}
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(report, indent=2) + "\n")
+    report = {"single_writes": SINGLE_WRITES, "rows": rows}
+    write("store", report)
     print("| pairs | bulk import | pairs/s | open | rebuild by re-embedding | write median (p99) | bare SQLite write | file |")
     print("|---|---|---|---|---|---|---|---|")
     for r in rows:

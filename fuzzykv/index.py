@@ -54,7 +54,7 @@ class ExactDecoder:
     the memory traffic. The bound is computed in float32; a margin covers its rounding.
     """
 
-    BLOCK = 128  # queries per matrix product in a batch
+    BLOCK = 64  # queries per matrix product in a batch
     SMALL = 4_096  # vocabularies up to this size are always scanned in full
 
     def __init__(self, unit_vectors: np.ndarray, device: torch.device | None = None) -> None:
@@ -78,18 +78,23 @@ class ExactDecoder:
             return ids[None, :], sims[None, :]
         ids = np.empty((len(queries), k), dtype=np.int64)
         sims = np.empty((len(queries), k), dtype=np.float32)
+        # One score buffer for every block: a fresh (64 x 400,000) matrix per block costs page faults.
+        scores = torch.empty((min(self.BLOCK, len(queries)), len(self)), device=self._matrix.device)
         for start in range(0, len(queries), self.BLOCK):
-            top = torch.topk(queries[start : start + self.BLOCK] @ self._matrix.T, k, dim=-1, sorted=True)
-            ids[start : start + self.BLOCK] = top.indices.cpu().numpy()
-            sims[start : start + self.BLOCK] = top.values.cpu().numpy()
+            block = queries[start : start + self.BLOCK]
+            out = scores[: len(block)]
+            torch.mm(block, self._matrix.T, out=out)
+            values, indices = top_k(out, k)
+            ids[start : start + len(block)] = indices.cpu().numpy()
+            sims[start : start + len(block)] = values.cpu().numpy()
         return ids, sims
 
     def _bounded(self, query: torch.Tensor, k: int) -> tuple[np.ndarray, np.ndarray]:
         assert self._proposer is not None
         proposed = torch.as_tensor(self._proposer(query.numpy(), k), dtype=torch.int64)
         if len(proposed) < k:
-            top = torch.topk(self._matrix @ query, k, sorted=True)
-            return top.indices.numpy(), top.values.numpy()
+            values, indices = top_k((self._matrix @ query)[None, :], k)
+            return indices[0].numpy(), values[0].numpy()
         floor = float((self._matrix[proposed] @ query).min())
         projection = self._projection or self._project()
         rotated = query @ projection.rotation
@@ -113,6 +118,30 @@ class ExactDecoder:
             torch.from_numpy(np.linalg.norm(rotated[:, split:], axis=1).astype(np.float32)),
         )
         return self._projection
+
+
+def top_k(scores: torch.Tensor, k: int, chunk: int = 256) -> tuple[torch.Tensor, torch.Tensor]:
+    """The k largest of each row, best first: exactly ``torch.topk``, in about half its time on wide rows.
+
+    Each row is cut into chunks and each chunk's maximum taken (a fast reduction); the k chunks
+    with the largest maxima hold the k largest scores, since a chunk holding one of them has a
+    maximum at least as large; the top k is then taken from those k chunks alone.
+    """
+    rows, width = scores.shape
+    if width < 8 * chunk * k:
+        top = torch.topk(scores, k, dim=1, sorted=True)
+        return top.values, top.indices
+    whole = width // chunk * chunk
+    maxima = scores[:, :whole].reshape(rows, -1, chunk).amax(dim=2)
+    if whole < width:
+        maxima = torch.cat([maxima, scores[:, whole:].amax(dim=1, keepdim=True)], dim=1)
+    best_chunks = torch.topk(maxima, k, dim=1).indices
+    columns = (best_chunks[:, :, None] * chunk + torch.arange(chunk, device=scores.device)).reshape(rows, -1)
+    padding = columns >= width  # the last chunk is shorter: its missing columns must never be chosen
+    columns = columns.clamp_max(width - 1)
+    candidates = torch.gather(scores, 1, columns).masked_fill(padding, float("-inf"))
+    top = torch.topk(candidates, k, dim=1, sorted=True)
+    return top.values, torch.gather(columns, 1, top.indices)
 
 
 # Covers float32 rounding in the bound (a sum of 25 products of numbers at most 1 in size).

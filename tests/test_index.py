@@ -8,7 +8,7 @@ from fuzzykv import IndexFallbackWarning, InvalidOptionError
 from fuzzykv.attention import Attention, score
 from fuzzykv.cache import CacheLayout
 from fuzzykv.embeddings import Embeddings, load_embeddings
-from fuzzykv.index import AnnoyDecoder, ExactDecoder, IndexSettings, VocabularyIndex, vocabulary_index
+from fuzzykv.index import AnnoyDecoder, ExactDecoder, IndexSettings, VocabularyIndex, top_k, vocabulary_index
 
 
 def decoded_vectors(glove: Embeddings, stores: int, seed: int) -> np.ndarray:
@@ -151,3 +151,14 @@ def test_unwritable_cache_falls_back_to_exact_with_a_warning(small: Embeddings, 
 def test_bad_index_settings_are_rejected(field: str, value: object) -> None:
     with pytest.raises(InvalidOptionError, match=field):
         IndexSettings(**{field: value})  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(("rows", "width", "k"), [(3, 50_000, 5), (7, 100_003, 12), (2, 300, 4), (1, 20_480, 1)])
+def test_top_k_equals_torch_topk(rows: int, width: int, k: int) -> None:
+    generator = torch.Generator().manual_seed(rows * width)
+    scores = torch.randn(rows, width, generator=generator)
+    scores[0, -1] = 100.0  # the best score in the last, shorter chunk
+    values, indices = top_k(scores, k)
+    expected = torch.topk(scores, k, dim=1)
+    assert torch.equal(values, expected.values)
+    assert torch.equal(torch.gather(scores, 1, indices), expected.values)

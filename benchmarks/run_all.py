@@ -1,0 +1,74 @@
+"""Every benchmark, one command; writes benchmarks/results/*.json and *.png, and summary.json.
+
+    python benchmarks/run_all.py
+
+Each timing is a ratio against a peer measured in the same run, so the figures hold on a noisy
+machine. The summary holds each speed target of the project against what was measured.
+"""
+
+from __future__ import annotations
+
+import time
+
+import annoy_recall
+import batch
+import decode
+import quality
+import startup
+import store
+import store_size
+from common import write
+
+from fuzzykv.index import DEFAULT_N_TREES, DEFAULT_SEARCH_K
+
+
+def main() -> dict:
+    began = time.perf_counter()
+    results = {}
+    for name, module in [("decode", decode), ("annoy_recall", annoy_recall), ("batch", batch),
+                         ("store_size", store_size), ("startup", startup), ("quality", quality), ("store", store)]:
+        start = time.perf_counter()
+        print(f"== {name}", flush=True)
+        results[name] = module.main()
+        print(f"== {name}: {time.perf_counter() - start:.0f} s", flush=True)
+
+    rows = results["decode"]["rows"]
+    default_annoy = next(r for r in results["annoy_recall"]["rows"]
+                         if (r["n_trees"], r["search_k"]) == (DEFAULT_N_TREES, DEFAULT_SEARCH_K))
+    batch_1000 = next(r for r in results["batch"]["rows"] if r["decode"] == "exact" and r["batch"] == 1_000)
+    by_size = {r["keys"]: r for r in results["store_size"]["rows"]}
+    largest = by_size[max(by_size)]
+    targets = [
+        {"target": "single query, annoy decode, vs gensim similar_by_vector (recall@5 >= 0.95)", "goal": ">= 20x",
+         "measured": rows["fuzzykv_annoy"]["vs_gensim"], "recall@5": rows["fuzzykv_annoy"]["recall@5"],
+         "met": rows["fuzzykv_annoy"]["vs_gensim"] >= 20 and rows["fuzzykv_annoy"]["recall@5"] >= 0.95},
+        {"target": "single query, exact decode, vs gensim", "goal": ">= 3x",
+         "measured": rows["fuzzykv_exact"]["vs_gensim"], "met": rows["fuzzykv_exact"]["vs_gensim"] >= 3},
+        {"target": "query_batch(exact=True) of 1,000, per query, vs gensim", "goal": ">= 20x",
+         "measured": batch_1000["vs_gensim"], "met": batch_1000["vs_gensim"] >= 20},
+    ]
+    if 100_000 in by_size:
+        targets.append({"target": "100,000-key store vs the 6-key store, single query", "goal": "<= 3x",
+                        "measured": by_size[100_000]["vs_6_keys"], "met": by_size[100_000]["vs_6_keys"] <= 3})
+    targets.append({"target": "fresh process to first answer vs bare `import torch, gensim, annoy`", "goal": "<= 1.6x",
+                    "measured": results["startup"]["warm_vs_bare_imports"],
+                    "met": results["startup"]["warm_vs_bare_imports"] <= 1.6})
+    if "topk" in largest:
+        topk = largest["topk"]
+        targets.append({"target": f'attention="topk" at {largest["keys"]:,} keys: speed-up over full attention',
+                        "goal": "report", "measured": topk["speedup"], "top1_agreement": topk["top1_agreement"],
+                        "top5_overlap": topk["top5_overlap"], "met": None})
+    total = time.perf_counter() - began
+    summary = {"seconds": total, "default_annoy": default_annoy, "targets": targets}
+    write("summary", summary)
+    print(f"\nall benchmarks: {total:.0f} s\n")
+    print("| target | goal | measured | met |\n|---|---|---|---|")
+    for t in targets:
+        extra = "".join(f", {k} {t[k]:.2f}" for k in ("recall@5", "top1_agreement", "top5_overlap") if k in t)
+        met = "n/a" if t["met"] is None else ("yes" if t["met"] else "no")
+        print(f"| {t['target']} | {t['goal']} | {t['measured']:.2f}x{extra} | {met} |")
+    return summary
+
+
+if __name__ == "__main__":
+    main()
