@@ -36,20 +36,23 @@ def summary(times: list[float]) -> dict[str, float]:
     return {"median_ms": statistics.median(times), "p99_ms": float(np.percentile(times, 99)), "n": len(times)}
 
 
-def blended_vectors(stores: int = 100, seed: int = 1) -> np.ndarray:
-    """What the decoder sees in use: blends of random stores of frequent words, both attention modes."""
+def random_stores(stores: int = 100, seed: int = 1) -> list[tuple[Database, list[str]]]:
+    """Stores of 3 to 30 random frequent words (both attention modes), each with 5 queries of others."""
     rng = random.Random(seed)
-    db = Database({})
-    common = db.embeddings.words[100:50_000]
-    vectors = []
+    common = Database({}).embeddings.words[100:50_000]
+    out = []
     for _ in range(stores):
         n = rng.randint(3, 30)
         words = rng.sample(common, 2 * n + 5)
         pairs = dict(zip(words[:n], words[n : 2 * n]))
         for similarity in ("cosine", "dot"):
-            store = Database(pairs, similarity=similarity)
-            vectors.extend(store.search(q, exact=True, attention_k=1).vector for q in words[2 * n :])
-    return np.stack(vectors)
+            out.append((Database(pairs, similarity=similarity), words[2 * n :]))
+    return out
+
+
+def blended_vectors(stores: int = 100, seed: int = 1) -> np.ndarray:
+    """What the decoder sees in use: the blended value vectors of queries to random stores."""
+    return np.stack([db.search(q, exact=True, attention_k=1).vector for db, queries in random_stores(stores, seed) for q in queries])
 
 
 def make_pairs(n: int, seed: int = 0) -> dict[str, str]:

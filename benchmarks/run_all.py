@@ -14,6 +14,7 @@ import annoy_recall
 import batch
 import decode
 import quality
+import report
 import startup
 import store
 import store_size
@@ -38,12 +39,13 @@ def main() -> dict:
     batch_1000 = next(r for r in results["batch"]["rows"] if r["decode"] == "exact" and r["batch"] == 1_000)
     by_size = {r["keys"]: r for r in results["store_size"]["rows"]}
     largest = by_size[max(by_size)]
+    annoy_query, exact_query = rows["fuzzykv_query_annoy"], rows["fuzzykv_query_exact"]
     targets = [
-        {"target": "single query, annoy decode, vs gensim similar_by_vector (recall@5 >= 0.95)", "goal": ">= 20x",
-         "measured": rows["fuzzykv_annoy"]["vs_gensim"], "recall@5": rows["fuzzykv_annoy"]["recall@5"],
-         "met": rows["fuzzykv_annoy"]["vs_gensim"] >= 20 and rows["fuzzykv_annoy"]["recall@5"] >= 0.95},
-        {"target": "single query, exact decode, vs gensim", "goal": ">= 3x",
-         "measured": rows["fuzzykv_exact"]["vs_gensim"], "met": rows["fuzzykv_exact"]["vs_gensim"] >= 3},
+        {"target": "single query (whole `db.query`), annoy decode, vs gensim similar_by_vector of the same vector",
+         "goal": ">= 20x at recall@5 >= 0.95", "measured": annoy_query["vs_gensim"], "recall@5": annoy_query["recall@5"],
+         "met": annoy_query["vs_gensim"] >= 20 and annoy_query["recall@5"] >= 0.95},
+        {"target": "single query (whole `db.query`), exact decode, vs gensim", "goal": ">= 3x",
+         "measured": exact_query["vs_gensim"], "met": exact_query["vs_gensim"] >= 3},
         {"target": "query_batch(exact=True) of 1,000, per query, vs gensim", "goal": ">= 20x",
          "measured": batch_1000["vs_gensim"], "met": batch_1000["vs_gensim"] >= 20},
     ]
@@ -61,6 +63,7 @@ def main() -> dict:
     total = time.perf_counter() - began
     summary = {"seconds": total, "default_annoy": default_annoy, "targets": targets}
     write("summary", summary)
+    report.update_readme()
     print(f"\nall benchmarks: {total:.0f} s\n")
     print("| target | goal | measured | met |\n|---|---|---|---|")
     for t in targets:

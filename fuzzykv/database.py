@@ -16,7 +16,7 @@ import torch
 from .attention import Attention, Similarity, score
 from .embeddings import DEFAULT_NAME, Embeddings, EmbeddingsSpec, is_model_name, load_embeddings
 from .errors import EmptyDatabaseError, InvalidOptionError, NotTextError, StoreClosedError, StoreSettingsError
-from .index import DEFAULT_N_TREES, DEFAULT_SEARCH_K, IndexSettings, vocabulary_index
+from .index import DEFAULT_N_TREES, DEFAULT_SEARCH_K, HINT_VALUES, IndexSettings, vocabulary_index
 from .key_index import DEFAULT_CANDIDATES, KeyIndex
 from .matrix import PairMatrix
 from .results import Neighbour, QueryResult
@@ -405,8 +405,21 @@ class Database(MutableMapping[str, str]):
                 blended = Attention.blend(weights, torch.from_numpy(self._pairs.value_vectors).to(device)).cpu().numpy()
                 best_key = scores.cosine.max(dim=-1).values.cpu().numpy()
                 attention = [(None, row) for row in weights.cpu()]
-        ids, sims = self._index.decoder(bool(exact), device).search(blended, k)
+            hints = self._hints(attention)
+        ids, sims = self._index.decoder(bool(exact), device).search(blended, k, hints)
         return _Answers(ids, sims, attention, best_key, blended, embedded.ignored)
+
+    def _hints(self, attention: list[tuple[np.ndarray | None, torch.Tensor]]) -> list[np.ndarray]:
+        """Per query, the nearest words of the values it weighs most: where its blend most likely lands."""
+        chosen: list[int] = []
+        bounds = [0]
+        for rows, weights in attention:
+            top = torch.topk(weights, min(HINT_VALUES, len(weights))).indices.numpy()
+            chosen.extend((top if rows is None else rows[top]).tolist())
+            bounds.append(len(chosen))
+        values = [self._pairs.value(self._pairs.row_keys[row]) for row in chosen]
+        found = self._index.hints(values, self._pairs.value_vectors[chosen])
+        return [np.concatenate(found[start:end]) for start, end in zip(bounds, bounds[1:])]
 
     def _attend_to_candidates(self, queries: np.ndarray) -> tuple[list[tuple[np.ndarray | None, torch.Tensor]], np.ndarray, np.ndarray]:
         """``attention="topk"``: each query attends to the keys its candidates name, not to all keys."""

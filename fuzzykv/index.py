@@ -9,7 +9,8 @@ import warnings
 import weakref
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from collections.abc import Callable
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
 from typing import Protocol
 
 import numpy as np
@@ -28,16 +29,26 @@ DEFAULT_SEARCH_K = 10_000
 ANNOY_SEED = 20240611
 # A proposal only sets the floor of an exact scan: a closer guess prunes more, a cheap one costs less.
 PROPOSE_SEARCH_K = 200
+#: Hints per query: the nearest words of its HINT_VALUES heaviest values, HINT_WORDS each; chosen
+#: with benchmarks/decode.py (recall@5 against exact at a tenth of search_k).
+HINT_VALUES = 2
+HINT_WORDS = 20
+HINT_CACHE = 200_000  # values whose nearest words are kept, least recently used dropped first
 
 # Bytes hashed at each end of an annoy file: annoy keeps its tree roots at the end, and a torn or
 # foreign file that still has the right size differs there. Reading a bad file would crash annoy.
 _DIGEST_SPAN = 1 << 20
 
 
+#: Per query, vocabulary rows likely to be near its vector (the nearest words of the values it
+#: weighs most): a decoder scores them exactly, which lets it search less.
+Hints = Sequence[np.ndarray]
+
+
 class Decoder(Protocol):
     """Finds the vocabulary rows nearest (by cosine) to each of a batch of vectors."""
 
-    def search(self, vectors: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    def search(self, vectors: np.ndarray, k: int, hints: Hints | None = None) -> tuple[np.ndarray, np.ndarray]:
         """(b, dim) vectors -> (b, k) row ids and (b, k) cosine similarities, best first."""
         ...
 
@@ -46,8 +57,8 @@ class ExactDecoder:
     """Cosine against every vocabulary row, exactly.
 
     A batch is scored in blocks of queries (one matrix product and top-k each), which keeps the
-    score matrix small. A single query, once an approximate index can propose candidates, takes a
-    bounded scan: their exact scores give a floor L for the k-th best; rotating the vocabulary onto
+    score matrix small. A single query with hints, or once an approximate index can propose
+    candidates, takes a bounded scan: their exact scores give a floor L for the k-th best; rotating the vocabulary onto
     its principal axes, the first half of the dimensions are scored and the rest bounded by
     Cauchy-Schwarz (|q_rest| |v_rest|); only rows whose bound reaches L are scored in full. Every
     row that can be in the top k is scored, so the answer is the same as a full scan, at about half
@@ -69,13 +80,20 @@ class ExactDecoder:
         """Let a fast approximate search supply the candidates that set the floor of a bounded scan."""
         self._proposer = proposer
 
-    def search(self, vectors: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    def search(self, vectors: np.ndarray, k: int, hints: Hints | None = None) -> tuple[np.ndarray, np.ndarray]:
         queries = torch.nn.functional.normalize(torch.from_numpy(vectors).to(self._matrix.device), dim=-1)
         k = min(k, len(self))
         on_cpu = self._matrix.device.type == "cpu"
-        if len(queries) == 1 and on_cpu and self._proposer is not None and len(self) > self.SMALL:
-            ids, sims = self._bounded(queries[0], k)
-            return ids[None, :], sims[None, :]
+        if len(queries) == 1 and on_cpu and len(self) > self.SMALL:
+            if hints is not None and len(hints[0]) >= k:
+                proposed = torch.as_tensor(hints[0], dtype=torch.int64)
+            elif self._proposer is not None:
+                proposed = torch.as_tensor(self._proposer(queries[0].numpy(), k), dtype=torch.int64)
+            else:
+                proposed = None
+            if proposed is not None and len(proposed) >= k:
+                ids, sims = self._bounded(queries[0], k, proposed)
+                return ids[None, :], sims[None, :]
         ids = np.empty((len(queries), k), dtype=np.int64)
         sims = np.empty((len(queries), k), dtype=np.float32)
         # One score buffer for every block: a fresh (64 x 400,000) matrix per block costs page faults.
@@ -89,13 +107,9 @@ class ExactDecoder:
             sims[start : start + len(block)] = values.cpu().numpy()
         return ids, sims
 
-    def _bounded(self, query: torch.Tensor, k: int) -> tuple[np.ndarray, np.ndarray]:
-        assert self._proposer is not None
-        proposed = torch.as_tensor(self._proposer(query.numpy(), k), dtype=torch.int64)
-        if len(proposed) < k:
-            values, indices = top_k((self._matrix @ query)[None, :], k)
-            return indices[0].numpy(), values[0].numpy()
-        floor = float((self._matrix[proposed] @ query).min())
+    def _bounded(self, query: torch.Tensor, k: int, proposed: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
+        """Exact top k, scoring in full only the rows that can beat the k-th best of ``proposed``."""
+        floor = float(torch.topk(self._matrix[proposed] @ query, k).values[-1])
         projection = self._projection or self._project()
         rotated = query @ projection.rotation
         head = rotated[: projection.head.shape[1]]
@@ -196,24 +210,28 @@ class AnnoyDecoder:
         """A quick guess at the k nearest rows (a small search): seeds the exact decoder's bounded scan."""
         return self._index.get_nns_by_vector(vector, k, search_k=PROPOSE_SEARCH_K)
 
-    def search(self, vectors: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    def search(self, vectors: np.ndarray, k: int, hints: Hints | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """With hints, annoy searches a tenth of ``search_k`` and the hints join its candidates."""
         k = min(k, len(self._unit))
+        search_k = max(self._search_k // 10 if hints is not None else self._search_k, k)
         ids = np.empty((len(vectors), k), dtype=np.int64)
         sims = np.empty((len(vectors), k), dtype=np.float32)
         for row, vector in enumerate(vectors):
-            found = self._index.get_nns_by_vector(vector, k, search_k=max(self._search_k, k))
+            found = np.asarray(self._index.get_nns_by_vector(vector, k, search_k=search_k), dtype=np.int64)
+            if hints is not None:
+                found = np.unique(np.concatenate((found, hints[row])))
             if len(found) < k:  # annoy may come back short on a tiny search; never answer short
                 exact_ids, exact_sims = self._exact.search(vector[None, :], k)
                 ids[row], sims[row] = exact_ids[0], exact_sims[0]
                 continue
             found_sims = self._unit[found] @ _unit(vector)
-            order = np.argsort(-found_sims, kind="stable")
-            ids[row], sims[row] = np.asarray(found)[order], found_sims[order]
+            order = np.argsort(-found_sims, kind="stable")[:k]
+            ids[row], sims[row] = found[order], found_sims[order]
         return ids, sims
 
 
 def _unit(vector: np.ndarray) -> np.ndarray:
-    norm = float(np.linalg.norm(vector))
+    norm = float(np.sqrt(vector @ vector))
     return vector / norm if norm > 0 else vector
 
 
@@ -248,6 +266,7 @@ class VocabularyIndex:
         self.size = size
         self._exact: ExactDecoder | None = None
         self._on_devices: dict[torch.device, ExactDecoder] = {}
+        self._hints: OrderedDict[str, np.ndarray] = OrderedDict()
         self._annoy: Decoder | None = None
         self._lock = threading.Lock()  # one build per process, however many threads ask at once
 
@@ -284,6 +303,24 @@ class VocabularyIndex:
                 )
                 self._annoy = exact
             return self._annoy
+
+    def hints(self, texts: Sequence[str], vectors: np.ndarray) -> list[np.ndarray]:
+        """The exact ``HINT_WORDS`` nearest words of each text's vector, computed once and kept (LRU)."""
+        with self._lock:
+            missing = [i for i, text in enumerate(texts) if text not in self._hints]
+        if missing:
+            found, _ = self.exact().search(vectors[missing], HINT_WORDS)
+            with self._lock:
+                for i, rows in zip(missing, found):
+                    self._hints[texts[i]] = rows
+        with self._lock:
+            out = []
+            for text in texts:
+                self._hints.move_to_end(text)
+                out.append(self._hints[text])
+            while len(self._hints) > HINT_CACHE:
+                self._hints.popitem(last=False)
+        return out
 
     def decoder(self, exact: bool, device: torch.device | None = None) -> Decoder:
         """Exact or approximate; exact search runs on ``device`` when that is not the CPU."""

@@ -247,3 +247,16 @@ def test_answers_are_sorted_k_long_and_attention_sums_to_one(glove: Embeddings, 
     assert weights == sorted(weights, reverse=True)
     assert sum(weights) == pytest.approx(1.0, abs=1e-5)
     assert [key for key, _ in result.attention[:1]] == [db.nearest(query, k=1)[0].key] or similarity == "dot"
+
+
+def test_query_recall_at_5_against_exact_on_random_stores(glove: Embeddings) -> None:
+    rng = np.random.default_rng(21)
+    common = glove.words[100:50_000]
+    overlaps = []
+    for _ in range(40):
+        n = int(rng.integers(3, 30))
+        words = [common[i] for i in rng.choice(len(common), size=2 * n + 5, replace=False)]
+        db = Database(dict(zip(words[:n], words[n : 2 * n])), similarity="cosine" if rng.random() < 0.5 else "dot")
+        for text in words[2 * n :]:
+            overlaps.append(len(set(db.query(text)) & set(db.query(text, exact=True))) / 5)
+    assert np.mean(overlaps) >= 0.95, f"recall@5 of query against exact decode: {np.mean(overlaps):.3f}"

@@ -162,3 +162,30 @@ def test_top_k_equals_torch_topk(rows: int, width: int, k: int) -> None:
     expected = torch.topk(scores, k, dim=1)
     assert torch.equal(values, expected.values)
     assert torch.equal(torch.gather(scores, 1, indices), expected.values)
+
+
+def test_hinted_exact_search_is_still_exact(glove: Embeddings) -> None:
+    full = ExactDecoder(glove.unit_vectors)
+    rng = np.random.default_rng(1)
+    for vector in decoded_vectors(glove, stores=4, seed=9):
+        expected, _ = full.search(vector[None, :], 5)
+        useless = rng.choice(len(glove), size=20, replace=False)  # hints far from the vector
+        for hints in ([expected[0]], [useless]):
+            got, _ = full.search(vector[None, :], 5, hints=hints)
+            assert got.tolist() == expected.tolist()
+
+
+def test_hinted_annoy_answers_are_exact_cosines_and_include_good_hints(glove: Embeddings, default_index: VocabularyIndex) -> None:
+    vector = np.array(glove.keyed_vectors["shape"])
+    truth, _ = default_index.exact().search(vector[None, :], 5)
+    ids, sims = default_index.approximate().search(vector[None, :], 5, hints=[truth[0]])
+    assert ids.tolist() == truth.tolist()
+    np.testing.assert_allclose(sims[0], glove.unit_vectors[ids[0]] @ (vector / np.linalg.norm(vector)), rtol=1e-5)
+
+
+def test_value_hints_are_the_values_nearest_words_and_are_kept(glove: Embeddings, default_index: VocabularyIndex) -> None:
+    vectors = np.array(glove.vectors[[100, 200]])
+    first = default_index.hints(["test-hint-a", "test-hint-b"], vectors)
+    expected, _ = default_index.exact().search(vectors, len(first[0]))
+    assert [h.tolist() for h in first] == expected.tolist()
+    assert default_index.hints(["test-hint-a"], vectors[:1])[0] is first[0]
