@@ -419,7 +419,7 @@ class Database(MutableMapping[str, str]):
             bounds.append(len(chosen))
         values = [self._pairs.value(self._pairs.row_keys[row]) for row in chosen]
         found = self._index.hints(values, self._pairs.value_vectors[chosen])
-        return [np.concatenate(found[start:end]) for start, end in zip(bounds, bounds[1:])]
+        return [np.unique(np.concatenate(found[start:end])) for start, end in zip(bounds, bounds[1:])]
 
     def _attend_to_candidates(self, queries: np.ndarray) -> tuple[list[tuple[np.ndarray | None, torch.Tensor]], np.ndarray, np.ndarray]:
         """``attention="topk"``: each query attends to the keys its candidates name, not to all keys."""

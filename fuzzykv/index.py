@@ -85,12 +85,14 @@ class ExactDecoder:
         k = min(k, len(self))
         on_cpu = self._matrix.device.type == "cpu"
         if len(queries) == 1 and on_cpu and len(self) > self.SMALL:
-            if hints is not None and len(hints[0]) >= k:
+            if hints is not None and len(np.unique(hints[0])) >= k:
                 proposed = torch.as_tensor(hints[0], dtype=torch.int64)
             elif self._proposer is not None:
                 proposed = torch.as_tensor(self._proposer(queries[0].numpy(), k), dtype=torch.int64)
             else:
                 proposed = None
+            if proposed is not None:
+                proposed = torch.unique(proposed)  # the floor is the k-th best of k *different* rows
             if proposed is not None and len(proposed) >= k:
                 ids, sims = self._bounded(queries[0], k, proposed)
                 return ids[None, :], sims[None, :]

@@ -260,3 +260,10 @@ def test_query_recall_at_5_against_exact_on_random_stores(glove: Embeddings) -> 
         for text in words[2 * n :]:
             overlaps.append(len(set(db.query(text)) & set(db.query(text, exact=True))) / 5)
     assert np.mean(overlaps) >= 0.95, f"recall@5 of query against exact decode: {np.mean(overlaps):.3f}"
+
+
+def test_keys_sharing_a_value_still_give_k_answers(glove: Embeddings) -> None:
+    db = Database({"cat": "cat", "dog": "cat", "kitten": "cat"})
+    for exact in (True, False):
+        assert len(db.query("cat", k=4, exact=exact)) == 4
+        assert db.query("cat", k=4, exact=exact) == db.query("cat", k=4, exact=True)
