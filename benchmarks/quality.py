@@ -25,13 +25,14 @@ WRITEUP_QUERIES = {
 }
 
 
-def accuracy(db: Database, queries: list[tuple[str, str]]) -> tuple[float, float]:
-    """(query top-1 accuracy, lookup accuracy) with exact decode, the reference answers."""
+def accuracy(db: Database, queries: list[tuple[str, str]]) -> tuple[float, float, float]:
+    """(query top-1, lookup, classify) accuracy, with exact decode, the reference answers."""
     texts = [q for q, _ in queries]
     answers = db.query_batch(texts, k=1, exact=True)
     query_hits = sum(a[0] == label for a, (_, label) in zip(answers, queries))
     lookup_hits = sum(db.lookup(q) == label for q, label in queries)
-    return query_hits / len(queries), lookup_hits / len(queries)
+    classify_hits = sum(db.classify(q, k=5).label == label for q, label in queries)
+    return query_hits / len(queries), lookup_hits / len(queries), classify_hits / len(queries)
 
 
 def main() -> dict:
@@ -46,9 +47,10 @@ def main() -> dict:
         rows.append({
             "similarity": similarity,
             "temperature": writeup.temperature,
-            "query_top1": statistics.mean(q for q, _ in per_seed),
-            "query_top1_min": min(q for q, _ in per_seed),
-            "lookup_top1": statistics.mean(lk for _, lk in per_seed),
+            "query_top1": statistics.mean(q for q, _, _ in per_seed),
+            "query_top1_min": min(q for q, _, _ in per_seed),
+            "lookup_top1": statistics.mean(lk for _, lk, _ in per_seed),
+            "classify_top1": statistics.mean(c for _, _, c in per_seed),
             "writeup_correct": sum(writeup_hits),
         })
     t = task(0)
@@ -58,11 +60,10 @@ def main() -> dict:
         "rows": rows,
     }
     write("quality", report)
-    print(f"| attention | query top-1 (mean, worst of {len(SEEDS)} seeds) | lookup top-1 | write-up queries right (of 6) |")
-    print("|---|---|---|---|")
     for r in rows:
         name = "dot (write-up)" if r["similarity"] == "dot" else f"cosine, T={r['temperature']}"
-        print(f"| {name} | {r['query_top1']:.3f} ({r['query_top1_min']:.3f}) | {r['lookup_top1']:.3f} | {r['writeup_correct']} |")
+        print(f"{name:16s} query {r['query_top1']:.3f} ({r['query_top1_min']:.3f})  lookup {r['lookup_top1']:.3f}  "
+              f"classify {r['classify_top1']:.3f}  write-up {r['writeup_correct']}/6")
     return report
 
 

@@ -76,12 +76,23 @@ def markdown() -> str:
         "#### Answer quality (`benchmarks/quality.py`)",
         f"{quality['task']['stored_pairs']} exemplars stored, {quality['task']['queries_per_seed']} queries, "
         f"{quality['task']['seeds']} random splits, exact decode.",
-        table(["attention", "query top-1 (mean, worst split)", "lookup top-1", "write-up queries right (of 6)"], [
+        table(["attention", "query top-1 (mean, worst split)", "lookup top-1", "classify (k=5) top-1",
+               "write-up queries right (of 6)"], [
             ["dot (the write-up's)" if r["similarity"] == "dot" else f"cosine, T={r['temperature']}"
              + (" (default)" if r["temperature"] == 0.05 else ""),
-             f"{r['query_top1']:.3f} ({r['query_top1_min']:.3f})", f"{r['lookup_top1']:.3f}", str(r["writeup_correct"])]
+             f"{r['query_top1']:.3f} ({r['query_top1_min']:.3f})", f"{r['lookup_top1']:.3f}", f"{r['classify_top1']:.3f}",
+             str(r["writeup_correct"])]
             for r in quality["rows"]
         ]),
+        "`lookup` and `classify` use no attention, so they do not change with it.",
+        "#### Misspelled queries (`benchmarks/misspellings.py`)",
+        (lambda m: f"Every query word of the labelled task with one edit (a deleted, inserted, replaced or swapped "
+                   f"letter) that leaves the GloVe vocabulary: {m['queries']} misspellings. With `unknown=\"chars\"`, "
+                   f"`query` gives the correctly spelled word's top answer for {m['query_same_answer']:.1%} of them and "
+                   f"`lookup` for {m['lookup_same_answer']:.1%}; the labelled answer is right for "
+                   f"{m['query_right']:.1%} (correct spelling: {m['query_right_spelled']:.1%}). Without it, "
+                   "each is an `UnknownWordError`. The CharEncoder's held-out cosine to the true GloVe vector is "
+                   f"{m['held_out_cosine']:.2f}.")(load("misspellings")),
         "#### Persistent store (`benchmarks/store.py`)",
         table(["pairs", "bulk import", "open to first answer", "rebuild by re-embedding", "write median (p99)",
                "bare SQLite durable write", "file"], [

@@ -13,6 +13,7 @@ import time
 import annoy_recall
 import batch
 import decode
+import misspellings
 import quality
 import report
 import startup
@@ -27,7 +28,8 @@ def main() -> dict:
     began = time.perf_counter()
     results = {}
     for name, module in [("decode", decode), ("annoy_recall", annoy_recall), ("batch", batch),
-                         ("store_size", store_size), ("startup", startup), ("quality", quality), ("store", store)]:
+                         ("store_size", store_size), ("startup", startup), ("quality", quality), ("misspellings", misspellings),
+                         ("store", store)]:
         start = time.perf_counter()
         print(f"== {name}", flush=True)
         results[name] = module.main()

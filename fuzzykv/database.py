@@ -4,25 +4,27 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import ItemsView, Iterable, Iterator, Mapping, MutableMapping, Sequence, ValuesView
+from collections.abc import Callable, ItemsView, Iterable, Iterator, Mapping, MutableMapping, Sequence, ValuesView
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal, TypeVar, get_args
+from typing import Literal, TypeVar, Union, get_args
 
 import numpy as np
 import torch
 
 from .attention import Attention, Similarity, score
-from .embeddings import DEFAULT_NAME, Embeddings, EmbeddingsSpec, is_model_name, load_embeddings
-from .errors import EmptyDatabaseError, InvalidOptionError, NotTextError, StoreClosedError, StoreSettingsError
-from .index import DEFAULT_N_TREES, DEFAULT_SEARCH_K, HINT_VALUES, IndexSettings, vocabulary_index
+from .embeddings import DEFAULT_NAME, Embedded, Embeddings, EmbeddingsSpec, is_model_name, load_embeddings
+from .encoders import Encoder, EncoderEmbeddings, default_char_encoder, encode
+from .errors import EmptyDatabaseError, EmptyTextError, InvalidOptionError, NotTextError, StoreClosedError, StoreSettingsError
+from .index import DEFAULT_N_TREES, DEFAULT_SEARCH_K, HINT_VALUES, Decoder, IndexSettings, vocabulary_index
 from .key_index import DEFAULT_CANDIDATES, KeyIndex
 from .matrix import PairMatrix
-from .results import Neighbour, QueryResult
+from .results import Classification, Neighbour, QueryResult
 from .store import Changes, Rows, Store, StoreSettings
 
 T = TypeVar("T")
+AnyEmbeddings = Union[Embeddings, EncoderEmbeddings]
 
 
 @dataclass(frozen=True)
@@ -34,27 +36,39 @@ class _Answers:
     attention: list[tuple[np.ndarray | None, torch.Tensor]]  # per query: key rows (None: all) and weights
     best_key: np.ndarray  # (b,) the highest cosine similarity of any key to each query
     blended: np.ndarray  # (b, dim)
-    ignored: tuple[tuple[str, ...], ...]
+    words: Sequence[str]  # what ids index: the vocabulary, or the stored values
 
 
 AttentionMode = Literal["full", "topk"]
 ATTENTION_MODES: tuple[str, ...] = get_args(AttentionMode)
+Candidates = Literal["vocabulary", "values"]
+CANDIDATES: tuple[str, ...] = get_args(Candidates)
+Unknown = Literal["error", "chars"]
+UNKNOWN: tuple[str, ...] = get_args(Unknown)
 
 
 @dataclass(frozen=True)
 class _Mode:
-    """How queries run: over all keys or the top candidates, and on which torch device."""
+    """How queries run: over all keys or the top candidates, on which torch device, answered from
+    which words, and what becomes of words without a vector."""
 
     attention: AttentionMode
     candidates: int
     device: torch.device
+    answers_from: Candidates = "vocabulary"
+    unknown: Unknown = "error"
 
-    def __init__(self, attention: str, candidates: int, device: str | torch.device) -> None:
-        if attention not in ATTENTION_MODES:
-            raise InvalidOptionError(f"attention must be one of {', '.join(map(repr, ATTENTION_MODES))}, got {attention!r}")
+    def __init__(self, attention: str, candidates: int, device: str | torch.device,
+                 answers_from: str = "vocabulary", unknown: str = "error") -> None:
+        for name, value, allowed in (("attention", attention, ATTENTION_MODES), ("candidates", answers_from, CANDIDATES),
+                                     ("unknown", unknown, UNKNOWN)):
+            if value not in allowed:
+                raise InvalidOptionError(f"{name} must be one of {', '.join(map(repr, allowed))}, got {value!r}")
         object.__setattr__(self, "attention", attention)
         object.__setattr__(self, "candidates", _positive("attention_candidates", candidates))
         object.__setattr__(self, "device", _device(device))
+        object.__setattr__(self, "answers_from", answers_from)
+        object.__setattr__(self, "unknown", unknown)
 
 
 def _device(name: str | torch.device) -> torch.device:
@@ -89,6 +103,16 @@ class Database(MutableMapping[str, str]):
         keys an annoy index over the keys proposes (plus keys written since it was built): for
         very large stores, an approximation of full attention.
     :param device: where torch does the matrix work (``"cpu"``, ``"cuda"``, ...).
+    :param encoder: your own encoder instead of word vectors (see :mod:`fuzzykv.encoders`): a
+        callable from a list of texts to an (n, dim) array, or an ``nn.Module`` whose ``forward``
+        takes a list of texts. Each whole text is one input. Its dimension is learnt from the
+        first key (or the vocabulary), so such a store starts with pairs or a vocabulary.
+    :param vocabulary: with ``encoder``, the texts answers are decoded against.
+    :param candidates: ``"vocabulary"``: answers are any vocabulary words (the open world of the
+        write-up); ``"values"``: answers are stored values only. ``None``: the vocabulary when
+        there is one, else the values.
+    :param unknown: ``"error"``: a word without a vector is an ``UnknownWordError``; ``"chars"``:
+        its vector is predicted from its spelling by the CharEncoder, and results say so.
     :raises NotTextError, EmptyTextError, UnknownWordError: for a pair that cannot be embedded;
         nothing is stored then.
     """
@@ -106,11 +130,17 @@ class Database(MutableMapping[str, str]):
         attention: AttentionMode = "full",
         attention_candidates: int = DEFAULT_CANDIDATES,
         device: str | torch.device = "cpu",
+        encoder: Encoder | None = None,
+        vocabulary: Sequence[str] | None = None,
+        candidates: Candidates | None = None,
+        unknown: Unknown = "error",
     ) -> None:
         scoring = Attention(similarity, temperature)
         settings = IndexSettings(vocabulary_size, n_trees, search_k)
-        mode = _Mode(attention, attention_candidates, device)
-        self._setup(load_embeddings(embeddings), scoring, settings, mode, store=None)
+        pairs = _as_dict(pairs)
+        loaded = _embeddings(embeddings, encoder, vocabulary, sample=list(pairs)[:1])
+        mode = _Mode(attention, attention_candidates, device, _answers_from(candidates, loaded), unknown)
+        self._setup(loaded, scoring, settings, mode, store=None)
         self.update(pairs)
 
     @classmethod
@@ -127,36 +157,47 @@ class Database(MutableMapping[str, str]):
         attention: AttentionMode = "full",
         attention_candidates: int = DEFAULT_CANDIDATES,
         device: str | torch.device = "cpu",
+        encoder: Encoder | None = None,
+        vocabulary: Sequence[str] | None = None,
+        candidates: Candidates | None = None,
+        unknown: Unknown = "error",
         read_only: bool = False,
     ) -> Database:
         """Open the store file at ``path``, creating it if it does not exist.
 
         A new store keeps the settings that shape its answers (the embeddings' identity and
         dimension, similarity, temperature, vocabulary size); reopening restores them. Options
-        given on reopening must agree with them.
+        given on reopening must agree with them. A store made with your own ``encoder`` needs it
+        passed again on reopening.
 
         :raises StoreSettingsError: options or embeddings that disagree with the store's.
         :raises NotAStoreError, StoreVersionError, ReadOnlyStoreError, StoreError: for the file.
         """
         index_settings = IndexSettings(vocabulary_size, n_trees, search_k)
-        mode = _Mode(attention, attention_candidates, device)
+        if encoder is not None or vocabulary is not None:
+            raise InvalidOptionError(
+                "Database.open keeps word-vector stores only for now; a store with your own encoder lives in "
+                "memory: Database(pairs, encoder=...)"
+            )
+        spec = embeddings
         store = Store.open(path, read_only=read_only)
         try:
             saved = store.settings()
             if saved is None:
-                loaded = load_embeddings(embeddings)
-                attention = Attention(similarity or "cosine", temperature)
+                loaded = _resolve(spec)
+                scoring = Attention(similarity or "cosine", temperature)
                 saved = StoreSettings(
-                    loaded.name, loaded.fingerprint, loaded.dim, attention.similarity,
-                    float(attention.temperature), vocabulary_size,  # type: ignore[arg-type]
+                    loaded.name, loaded.fingerprint, loaded.dim, scoring.similarity,
+                    float(scoring.temperature), vocabulary_size,  # type: ignore[arg-type]
                 )
                 store.save_settings(saved)
             else:
-                loaded = _check_reopen(saved, embeddings, similarity, temperature, vocabulary_size, store.path)
-                attention = Attention(saved.similarity, saved.temperature)  # type: ignore[arg-type]
+                loaded = _check_reopen(saved, spec, similarity, temperature, vocabulary_size, store.path)
+                scoring = Attention(saved.similarity, saved.temperature)  # type: ignore[arg-type]
                 index_settings = IndexSettings(saved.vocabulary_size, n_trees, search_k)
+            mode = _Mode(attention, attention_candidates, device, _answers_from(candidates, loaded), unknown)
             db = cls.__new__(cls)
-            db._setup(loaded, attention, index_settings, mode, store)
+            db._setup(loaded, scoring, index_settings, mode, store)
             db._reload()
         except BaseException:
             store.close()
@@ -164,13 +205,16 @@ class Database(MutableMapping[str, str]):
         return db
 
     def _setup(
-        self, embeddings: Embeddings, attention: Attention, settings: IndexSettings, mode: _Mode, store: Store | None
+        self, embeddings: AnyEmbeddings, attention: Attention, settings: IndexSettings, mode: _Mode, store: Store | None
     ) -> None:
         self.embeddings = embeddings
         self._attention = attention
         self._mode = mode
         self._key_index = KeyIndex(embeddings.dim) if mode.attention == "topk" else None
-        self._index = vocabulary_index(embeddings, settings)
+        words = embeddings.vocabulary if isinstance(embeddings, EncoderEmbeddings) else embeddings
+        self._index = vocabulary_index(words, settings) if words is not None else None
+        self._speller = _speller(embeddings) if mode.unknown == "chars" else None
+        self._values_decoder: tuple[int, ValuesDecoder] | None = None
         self._store = store
         self._pairs = PairMatrix(embeddings.dim)
         self._position = (0, 0)
@@ -310,27 +354,47 @@ class Database(MutableMapping[str, str]):
 
     # -- fuzzy reads --------------------------------------------------------------------------
 
-    def query(self, text: str, k: int = 5, exact: bool = False, min_similarity: float | None = None) -> list[str]:
-        """The ``k`` vocabulary words nearest to the attention-blended value vector, best first.
+    def query(
+        self,
+        text: str | None = None,
+        k: int = 5,
+        exact: bool = False,
+        min_similarity: float | None = None,
+        *,
+        positive: Sequence[str] = (),
+        negative: Sequence[str] = (),
+    ) -> list[str]:
+        """The ``k`` words nearest to the attention-blended value vector, best first.
 
         :param min_similarity: answer ``[]`` unless some key has at least this cosine similarity.
+        :param positive, negative: a composite query, as gensim's ``most_similar``: the mean of the
+            unit vectors of ``text`` and ``positive`` minus those of ``negative`` goes through the
+            same attention. ``positive=["air force", "new york"]`` queries the sum of its parts.
         """
-        return self.query_batch([text], k=k, exact=exact, min_similarity=min_similarity)[0]
+        return self.search(text, k=k, exact=exact, attention_k=1, min_similarity=min_similarity,
+                           positive=positive, negative=negative).words
 
     def query_batch(
         self, texts: Sequence[str], k: int = 5, exact: bool = False, min_similarity: float | None = None
     ) -> list[list[str]]:
         """:meth:`query` for many texts in one pass: one attention product, one decode."""
         threshold = _similarity_bound(min_similarity)
-        answers = self._answer(_as_texts(texts), k, exact)
-        words = self._index.words
+        answers = self._answer(self._embed(_as_texts(texts), strict=False), k, exact)
         return [
-            [words[i] for i in row] if best >= threshold else []
+            [answers.words[i] for i in row] if best >= threshold else []
             for row, best in zip(answers.ids.tolist(), answers.best_key.tolist())
         ]
 
     def search(
-        self, text: str, k: int = 5, exact: bool = False, attention_k: int | None = None, min_similarity: float | None = None
+        self,
+        text: str | None = None,
+        k: int = 5,
+        exact: bool = False,
+        attention_k: int | None = None,
+        min_similarity: float | None = None,
+        *,
+        positive: Sequence[str] = (),
+        negative: Sequence[str] = (),
     ) -> QueryResult:
         """:meth:`query` with its working: scored candidates, attention weights, the blended vector.
 
@@ -340,29 +404,54 @@ class Database(MutableMapping[str, str]):
         threshold = _similarity_bound(min_similarity)
         if attention_k is not None:
             _positive("attention_k", attention_k)
+        if positive or negative:
+            parts = ([text] if text is not None else []) + list(_as_texts(positive))
+            embedded = _composite(lambda t: self._embed(t, strict=False), parts, _as_texts(negative))
+        elif text is None:
+            raise EmptyTextError("expected a text, or positive=[...] and/or negative=[...]; got nothing to query")
+        else:
+            embedded = self._embed([text], strict=False)  # type: ignore[list-item]
         with self._lock:
-            answers = self._answer([text], k, exact)
+            answers = self._answer(embedded, k, exact)
             rows, weights = answers.attention[0]
             shown = len(weights) if attention_k is None else min(attention_k, len(weights))
             top = torch.topk(weights, shown, sorted=True)
             chosen = top.indices.numpy() if rows is None else rows[top.indices.numpy()]
             attention = [(self._pairs.row_keys[i], w) for i, w in zip(chosen.tolist(), top.values.tolist())]
-        words = self._index.words
         best = float(answers.best_key[0])
-        candidates = [(words[i], s) for i, s in zip(answers.ids[0].tolist(), answers.similarities[0].tolist())]
+        candidates = [(answers.words[i], s) for i, s in zip(answers.ids[0].tolist(), answers.similarities[0].tolist())]
         return QueryResult(
-            text=text,
+            text=text if text is not None else " + ".join(positive) + "".join(f" - {n}" for n in negative),
             candidates=candidates if best >= threshold else [],
             attention=attention,
             vector=answers.blended[0],
-            ignored=answers.ignored[0],
+            ignored=embedded.ignored[0],
             best_similarity=best,
+            spelled=embedded.spelled[0] if embedded.spelled else (),
         )
+
+    def classify(self, text: str, k: int = 5) -> Classification:
+        """The k-nearest-neighbour rule over the stored keys: each of the ``k`` nearest keys votes
+        for its value with its cosine similarity (negative similarities count as none)."""
+        neighbours = self.nearest(text, k=k)
+        if not neighbours:
+            raise EmptyDatabaseError("the store holds no pairs, so there is nothing to classify by; add pairs first")
+        votes: dict[str, float] = {}
+        for neighbour in neighbours:
+            votes[neighbour.value] = votes.get(neighbour.value, 0.0) + max(neighbour.similarity, 0.0)
+        total = sum(votes.values())
+        if total <= 0:  # every neighbour points away: count them instead
+            votes = {}
+            for neighbour in neighbours:
+                votes[neighbour.value] = votes.get(neighbour.value, 0.0) + 1.0
+            total = float(len(neighbours))
+        scores = sorted(((label, vote / total) for label, vote in votes.items()), key=lambda item: -item[1])
+        return Classification(label=scores[0][0], scores=scores, neighbours=neighbours)
 
     def nearest(self, text: str, k: int = 3) -> list[Neighbour]:
         """Exact k-nearest neighbours among the keys: (key, value, cosine similarity), nearest first."""
         k = _positive("k", k)
-        queries = torch.from_numpy(self.embeddings.embed([text], strict=False).vectors)
+        queries = torch.from_numpy(self._embed([text], strict=False).vectors)
         with self._reading():
             if not len(self._pairs):
                 return []
@@ -389,9 +478,11 @@ class Database(MutableMapping[str, str]):
     def _key_tensors(self) -> tuple[torch.Tensor, torch.Tensor]:
         return torch.from_numpy(self._pairs.key_vectors), torch.from_numpy(self._pairs.key_norms)
 
-    def _answer(self, texts: Sequence[str], k: int, exact: bool) -> _Answers:
+    def _embed(self, texts: Sequence[object], *, strict: bool) -> Embedded:
+        return self.embeddings.embed(texts, strict=strict, speller=self._speller)
+
+    def _answer(self, embedded: Embedded, k: int, exact: bool) -> _Answers:
         k = _positive("k", k)
-        embedded = self.embeddings.embed(texts, strict=False)
         device = self._mode.device
         with self._reading():
             if not len(self._pairs):
@@ -405,9 +496,20 @@ class Database(MutableMapping[str, str]):
                 blended = Attention.blend(weights, torch.from_numpy(self._pairs.value_vectors).to(device)).cpu().numpy()
                 best_key = scores.cosine.max(dim=-1).values.cpu().numpy()
                 attention = [(None, row) for row in weights.cpu()]
-            hints = self._hints(attention)
-        ids, sims = self._index.decoder(bool(exact), device).search(blended, k, hints)
-        return _Answers(ids, sims, attention, best_key, blended, embedded.ignored)
+            if self._mode.answers_from == "values":
+                decoder: Decoder = self._decode_values()
+                words, hints = decoder.words, None  # type: ignore[attr-defined]
+            else:
+                assert self._index is not None
+                decoder, words, hints = self._index.decoder(bool(exact), device), self._index.words, self._hints(attention)
+        ids, sims = decoder.search(blended, k, hints)
+        return _Answers(ids, sims, attention, best_key, blended, words)
+
+    def _decode_values(self) -> ValuesDecoder:
+        """The stored values as the answers' vocabulary, rebuilt when the pairs have changed."""
+        if self._values_decoder is None or self._values_decoder[0] != self._pairs.version:
+            self._values_decoder = (self._pairs.version, ValuesDecoder(self._pairs))
+        return self._values_decoder[1]
 
     def _hints(self, attention: list[tuple[np.ndarray | None, torch.Tensor]]) -> list[np.ndarray]:
         """Per query, the nearest words of the values it weighs most: where its blend most likely lands."""
@@ -445,8 +547,8 @@ class Database(MutableMapping[str, str]):
     def _embed_pairs(self, pairs: Mapping[str, str]) -> Rows:
         """Check and embed pairs before anything is written: a bad one stops them all."""
         keys, values = list(pairs), list(pairs.values())
-        key_vectors = self.embeddings.embed(keys, strict=True).vectors
-        value_vectors = self.embeddings.embed(values, strict=True).vectors
+        key_vectors = self._embed(keys, strict=True).vectors
+        value_vectors = self._embed(values, strict=True).vectors
         return Rows(keys, values, key_vectors, value_vectors)
 
     def _write(self, rows: Rows | None, deleted: Sequence[str]) -> None:
@@ -563,7 +665,7 @@ def _check_reopen(
                 f"{str(path)!r} was made with the embeddings {saved.embeddings!r} ({saved.dim} dimensions), "
                 "which fuzzykv cannot reload by itself; pass the same embeddings=..."
             )
-    loaded = load_embeddings(embeddings)
+    loaded = _resolve(embeddings)
     if loaded.dim != saved.dim:
         raise StoreSettingsError(
             f"{str(path)!r} holds {saved.dim}-dimensional vectors from {saved.embeddings!r}, but the embeddings "
@@ -607,3 +709,76 @@ def _similarity_bound(value: float | None) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not -1 <= value <= 1:
         raise InvalidOptionError(f"min_similarity must be a cosine similarity between -1 and 1, got {value!r}")
     return float(value)
+
+
+class ValuesDecoder:
+    """``candidates="values"``: the stored values nearest (by cosine) to a blend, exactly."""
+
+    def __init__(self, pairs: PairMatrix) -> None:
+        first: dict[str, int] = {}
+        for row, key in enumerate(pairs.row_keys):
+            first.setdefault(pairs.value(key), row)
+        self.words = list(first)
+        vectors = torch.from_numpy(pairs.value_vectors[list(first.values())].copy())
+        self._matrix = torch.nn.functional.normalize(vectors, dim=-1)
+
+    def search(self, vectors: np.ndarray, k: int, hints: object = None) -> tuple[np.ndarray, np.ndarray]:
+        queries = torch.nn.functional.normalize(torch.from_numpy(vectors), dim=-1)
+        top = torch.topk(queries @ self._matrix.T, min(k, len(self.words)), dim=-1, sorted=True)
+        return top.indices.numpy(), top.values.numpy()
+
+
+def _embeddings(
+    spec: EmbeddingsSpec | None, encoder: Encoder | None, vocabulary: Sequence[str] | None, sample: Sequence[str]
+) -> AnyEmbeddings:
+    """The embeddings a store embeds with: word vectors, or your own encoder."""
+    if encoder is None:
+        if vocabulary is not None:
+            raise InvalidOptionError("vocabulary goes with encoder=...; word vectors bring their own vocabulary")
+        return load_embeddings(spec)
+    if spec is not None:
+        raise InvalidOptionError("pass embeddings=... or encoder=..., not both")
+    return EncoderEmbeddings(encoder, vocabulary, sample)
+
+
+def _resolve(spec: EmbeddingsSpec | EncoderEmbeddings | None) -> AnyEmbeddings:
+    return spec if isinstance(spec, EncoderEmbeddings) else load_embeddings(spec)
+
+
+def _answers_from(candidates: str | None, embeddings: AnyEmbeddings) -> str:
+    """``candidates``, with ``None`` resolved: the vocabulary where there is one, else the values."""
+    has_vocabulary = not isinstance(embeddings, EncoderEmbeddings) or embeddings.vocabulary is not None
+    if candidates is None:
+        return "vocabulary" if has_vocabulary else "values"
+    if candidates == "vocabulary" and not has_vocabulary:
+        raise InvalidOptionError(
+            "candidates='vocabulary' needs a vocabulary: pass vocabulary=[...] with your encoder, or candidates='values'"
+        )
+    return candidates
+
+
+def _speller(embeddings: AnyEmbeddings) -> Callable[[list[str]], np.ndarray]:
+    """``unknown="chars"``: the CharEncoder, which predicts GloVe 6B 50d vectors only."""
+    if not isinstance(embeddings, Embeddings) or embeddings.name != DEFAULT_NAME:
+        raise InvalidOptionError(
+            f"unknown='chars' predicts GloVe 6B 50d vectors from spelling; these embeddings are {embeddings.name!r}. "
+            "Use the default embeddings, or unknown='error'"
+        )
+    model = default_char_encoder()
+    return lambda words: encode(model, words)
+
+
+def _composite(embed: Callable[[list[str]], Embedded], positive: Sequence[str], negative: Sequence[str]) -> Embedded:
+    """gensim's most_similar rule: the mean of the unit vectors of ``positive``, minus those of ``negative``."""
+    texts = [*positive, *negative]
+    if not texts:
+        raise EmptyTextError("expected a text, or positive=[...] and/or negative=[...]; got nothing to query")
+    embedded = embed(texts)
+    units = embedded.vectors / np.maximum(np.linalg.norm(embedded.vectors, axis=1, keepdims=True), 1e-12)
+    signs = np.array([1.0] * len(positive) + [-1.0] * len(negative), dtype=np.float32)
+    vector = (signs[:, None] * units).sum(axis=0) / len(texts)
+    return Embedded(
+        vector[None, :].astype(np.float32),
+        (tuple(w for words in embedded.ignored for w in words),),
+        (tuple(w for words in embedded.spelled for w in words),),
+    )

@@ -7,7 +7,7 @@ import hashlib
 import logging
 import os
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -27,10 +27,16 @@ DEFAULT_NAME = "glove-6b-50d"
 
 @dataclass(frozen=True)
 class Embedded:
-    """Texts turned into vectors: one row per text, and the words each text had no vector for."""
+    """Texts turned into vectors: one row per text, the words each text had no vector for, and
+    the words whose vectors were predicted from their spelling."""
 
     vectors: np.ndarray  # (n, dim) float32
     ignored: tuple[tuple[str, ...], ...]
+    spelled: tuple[tuple[str, ...], ...] = ()
+
+
+#: Predicts vectors for words the vocabulary lacks, from their spelling (fuzzykv.encoders.CharEncoder).
+Speller = Callable[[list[str]], np.ndarray]
 
 
 class Embeddings:
@@ -100,25 +106,33 @@ class Embeddings:
             raise EmptyTextError(f"expected a word or more, got the empty or blank text {text!r}")
         return words
 
-    def embed(self, texts: Sequence[object], *, strict: bool) -> Embedded:
+    def embed(self, texts: Sequence[object], *, strict: bool, speller: Speller | None = None) -> Embedded:
         """Embed each text as the mean of its words' vectors.
 
         :param strict: every word must have a vector (stored keys and values); otherwise words
             without one are skipped as long as one word of the text has a vector (queries).
+        :param speller: predicts vectors for words without one, which then count as known.
         :raises NotTextError, EmptyTextError, UnknownWordError: on the first text that fails.
         """
         rows = np.empty((len(texts), self.dim), dtype=np.float32)
         ignored: list[tuple[str, ...]] = []
+        spelled: list[tuple[str, ...]] = []
         for row, text in enumerate(texts):
             words = self.tokens(text)
             found = [self._index_of(w) for w in words]
             missing = tuple(w for w, i in zip(words, found) if i is None)
+            known = [self.vectors[i] for i in found if i is not None]
+            if missing and speller is not None:
+                known.extend(speller(list(missing)))
+                spelled.append(missing)
+                missing = ()
+            else:
+                spelled.append(())
             if missing and (strict or len(missing) == len(words)):
                 raise UnknownWordError(str(text), missing, len(self), every_word=len(missing) == len(words))
-            known = [i for i in found if i is not None]
-            rows[row] = self.vectors[known[0]] if len(known) == 1 else self.vectors[known].mean(axis=0)
+            rows[row] = known[0] if len(known) == 1 else np.mean(known, axis=0)
             ignored.append(missing)
-        return Embedded(rows, tuple(ignored))
+        return Embedded(rows, tuple(ignored), tuple(spelled))
 
 
 def fingerprint_of(words: Sequence[str], vectors: np.ndarray) -> str:

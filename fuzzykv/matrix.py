@@ -23,6 +23,7 @@ class PairMatrix:
         self._key_vectors = np.empty((capacity, dim), dtype=np.float32)
         self._key_norms = np.empty(capacity, dtype=np.float32)
         self._value_vectors = np.empty((capacity, dim), dtype=np.float32)
+        self.version = 0  # bumped by every write: what is derived from the pairs can tell it is stale
 
     def __len__(self) -> int:
         return len(self.row_keys)
@@ -69,6 +70,7 @@ class PairMatrix:
     def set_many(self, keys: Sequence[str], values: Sequence[str], key_vectors: np.ndarray, value_vectors: np.ndarray) -> None:
         """Add new pairs at the end; change existing ones in place. ``keys`` must not repeat."""
         self._reserve(len(self) + len(keys))
+        self.version += 1
         rows = np.empty(len(keys), dtype=np.int64)
         for position, (key, value) in enumerate(zip(keys, values)):
             row = self._row_of.get(key)
@@ -84,6 +86,7 @@ class PairMatrix:
 
     def delete_many(self, keys: Iterable[str]) -> None:
         """Remove pairs that are present; the last row moves into each hole."""
+        self.version += 1
         for key in keys:
             row = self._row_of.pop(key, None)
             if row is None:

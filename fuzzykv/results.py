@@ -19,6 +19,8 @@ class QueryResult:
     :ivar best_similarity: the highest cosine similarity of any key to the query: how well the
         store knows it (``min_similarity`` compares against this).
     :ivar ignored: words of the query that have no vector and were left out.
+    :ivar spelled: words of the query whose vectors were predicted from their spelling
+        (``unknown="chars"``): the answer is approximate.
     """
 
     text: str
@@ -27,6 +29,12 @@ class QueryResult:
     vector: np.ndarray = field(repr=False)
     best_similarity: float = float("nan")
     ignored: tuple[str, ...] = ()
+    spelled: tuple[str, ...] = ()
+
+    @property
+    def approximate(self) -> bool:
+        """Whether some query word's vector was predicted from its spelling."""
+        return bool(self.spelled)
 
     @property
     def words(self) -> list[str]:
@@ -40,3 +48,17 @@ class Neighbour(NamedTuple):
     key: str
     value: str
     similarity: float
+
+
+@dataclass(frozen=True)
+class Classification:
+    """The k-nearest-neighbour rule's verdict on a text.
+
+    :ivar label: the value with the most similarity-weighted votes.
+    :ivar scores: (value, share of the votes), best first; the shares sum to 1.
+    :ivar neighbours: the nearest keys that voted.
+    """
+
+    label: str
+    scores: list[tuple[str, float]]
+    neighbours: list[Neighbour]

@@ -188,8 +188,10 @@ def test_bad_pairs_are_rejected_up_front(glove: Embeddings, pairs: object, error
     [("", EmptyTextError), ("   ", EmptyTextError), (None, NotTextError), (7, NotTextError), ("rhombuss", UnknownWordError)],
 )
 def test_bad_queries_get_their_documented_error(writeup_db: Database, text: object, error: type) -> None:
-    for call in (writeup_db.query, writeup_db.search, writeup_db.nearest, writeup_db.lookup):
-        with pytest.raises(error):
+    for call in (writeup_db.query, writeup_db.search, writeup_db.nearest, writeup_db.lookup, writeup_db.classify):
+        # query(None) and search(None) are calls with nothing to query, not calls with a non-string
+        expected = EmptyTextError if text is None and call in (writeup_db.query, writeup_db.search) else error
+        with pytest.raises(expected):
             call(text)  # type: ignore[operator]
     with pytest.raises(error):
         writeup_db.query_batch(["seven", text])  # type: ignore[list-item]
@@ -267,3 +269,45 @@ def test_keys_sharing_a_value_still_give_k_answers(glove: Embeddings) -> None:
     for exact in (True, False):
         assert len(db.query("cat", k=4, exact=exact)) == 4
         assert db.query("cat", k=4, exact=exact) == db.query("cat", k=4, exact=True)
+
+
+ANIMALS_AND_VEHICLES = {"cat": "animal", "dog": "animal", "horse": "animal", "car": "vehicle", "truck": "vehicle", "bus": "vehicle"}
+
+
+def test_classify_is_the_similarity_weighted_knn_rule(glove: Embeddings) -> None:
+    db = Database(ANIMALS_AND_VEHICLES)
+    verdict = db.classify("kitten", k=4)
+    assert verdict.label == "animal"
+    assert len(verdict.neighbours) == 4 and verdict.neighbours[0].key == "cat"
+    assert [s for _, s in verdict.scores] == sorted((s for _, s in verdict.scores), reverse=True)
+    assert sum(s for _, s in verdict.scores) == pytest.approx(1.0)
+    assert db.classify("van", k=3).label == "vehicle"
+    expected = sum(max(n.similarity, 0) for n in verdict.neighbours if n.value == "animal")
+    assert dict(verdict.scores)["animal"] == pytest.approx(expected / sum(max(n.similarity, 0) for n in verdict.neighbours))
+    with pytest.raises(EmptyDatabaseError):
+        Database({}).classify("kitten")
+
+
+def test_closed_world_answers_are_stored_values(glove: Embeddings) -> None:
+    db = Database(ANIMALS_AND_VEHICLES, candidates="values")
+    assert db.query("kitten", k=1) == ["animal"]
+    assert set(db.query("rhombus", k=5)) == {"animal", "vehicle"}
+    db["sphere"] = "shape"
+    assert db.query("rhombus", k=1) == ["shape"]
+    sims = [s for _, s in db.search("rhombus", k=3).candidates]
+    assert sims == sorted(sims, reverse=True)
+    with pytest.raises(InvalidOptionError, match="candidates must be one of"):
+        Database(ANIMALS_AND_VEHICLES, candidates="words")  # type: ignore[arg-type]
+
+
+def test_vector_arithmetic_and_composite_queries(glove: Embeddings) -> None:
+    db = Database({"queen": "royalty", "car": "vehicle", "apple": "fruit", "army": "military", "manhattan": "city"})
+    assert db.search(positive=["king", "woman"], negative=["man"]).attention[0][0] == "queen"
+    assert db.query("king", positive=["woman"], negative=["man"], k=1, exact=True) == ["royalty"]
+    both = db.search(positive=["air force", "new york"], attention_k=2)
+    assert {key for key, _ in both.attention} == {"army", "manhattan"}
+    assert both.text == "air force + new york"
+    with pytest.raises(EmptyTextError):
+        db.query()
+    with pytest.raises(NotTextError):
+        db.query(positive="king")  # type: ignore[arg-type]
