@@ -20,11 +20,12 @@ from .errors import (
     StoreVersionError,
     UnknownWordError,
 )
-from .results import Neighbour, QueryResult
+from .results import Classification, Neighbour, QueryResult
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "Classification",
     "Database",
     "Embeddings",
     "EmbeddingsError",
