@@ -167,24 +167,25 @@ class Database(MutableMapping[str, str]):
 
         A new store keeps the settings that shape its answers (the embeddings' identity and
         dimension, similarity, temperature, vocabulary size); reopening restores them. Options
-        given on reopening must agree with them. A store made with your own ``encoder`` needs it
-        passed again on reopening.
+        given on reopening must agree with them. Stores with your own ``encoder`` live in memory
+        for now: ``encoder=`` and ``vocabulary=`` are refused here.
 
         :raises StoreSettingsError: options or embeddings that disagree with the store's.
         :raises NotAStoreError, StoreVersionError, ReadOnlyStoreError, StoreError: for the file.
         """
-        index_settings = IndexSettings(vocabulary_size, n_trees, search_k)
         if encoder is not None or vocabulary is not None:
             raise InvalidOptionError(
                 "Database.open keeps word-vector stores only for now; a store with your own encoder lives in "
                 "memory: Database(pairs, encoder=...)"
             )
-        spec = embeddings
+        # Every option is checked before the file is touched: a typo must not leave a new store behind.
+        index_settings = IndexSettings(vocabulary_size, n_trees, search_k)
+        mode = _Mode(attention, attention_candidates, device, candidates or "vocabulary", unknown)
         store = Store.open(path, read_only=read_only)
         try:
             saved = store.settings()
             if saved is None:
-                loaded = _resolve(spec)
+                loaded = load_embeddings(embeddings)
                 scoring = Attention(similarity or "cosine", temperature)
                 saved = StoreSettings(
                     loaded.name, loaded.fingerprint, loaded.dim, scoring.similarity,
@@ -192,10 +193,9 @@ class Database(MutableMapping[str, str]):
                 )
                 store.save_settings(saved)
             else:
-                loaded = _check_reopen(saved, spec, similarity, temperature, vocabulary_size, store.path)
+                loaded = _check_reopen(saved, embeddings, similarity, temperature, vocabulary_size, store.path)
                 scoring = Attention(saved.similarity, saved.temperature)  # type: ignore[arg-type]
                 index_settings = IndexSettings(saved.vocabulary_size, n_trees, search_k)
-            mode = _Mode(attention, attention_candidates, device, _answers_from(candidates, loaded), unknown)
             db = cls.__new__(cls)
             db._setup(loaded, scoring, index_settings, mode, store)
             db._reload()
@@ -436,15 +436,13 @@ class Database(MutableMapping[str, str]):
         neighbours = self.nearest(text, k=k)
         if not neighbours:
             raise EmptyDatabaseError("the store holds no pairs, so there is nothing to classify by; add pairs first")
+        weights = [max(n.similarity, 0.0) for n in neighbours]
+        if sum(weights) <= 0:  # every neighbour points away: count them instead
+            weights = [1.0] * len(neighbours)
         votes: dict[str, float] = {}
-        for neighbour in neighbours:
-            votes[neighbour.value] = votes.get(neighbour.value, 0.0) + max(neighbour.similarity, 0.0)
-        total = sum(votes.values())
-        if total <= 0:  # every neighbour points away: count them instead
-            votes = {}
-            for neighbour in neighbours:
-                votes[neighbour.value] = votes.get(neighbour.value, 0.0) + 1.0
-            total = float(len(neighbours))
+        for neighbour, weight in zip(neighbours, weights):
+            votes[neighbour.value] = votes.get(neighbour.value, 0.0) + weight
+        total = sum(weights)
         scores = sorted(((label, vote / total) for label, vote in votes.items()), key=lambda item: -item[1])
         return Classification(label=scores[0][0], scores=scores, neighbours=neighbours)
 
@@ -665,7 +663,7 @@ def _check_reopen(
                 f"{str(path)!r} was made with the embeddings {saved.embeddings!r} ({saved.dim} dimensions), "
                 "which fuzzykv cannot reload by itself; pass the same embeddings=..."
             )
-    loaded = _resolve(embeddings)
+    loaded = load_embeddings(embeddings)
     if loaded.dim != saved.dim:
         raise StoreSettingsError(
             f"{str(path)!r} holds {saved.dim}-dimensional vectors from {saved.embeddings!r}, but the embeddings "
@@ -739,10 +737,6 @@ def _embeddings(
     if spec is not None:
         raise InvalidOptionError("pass embeddings=... or encoder=..., not both")
     return EncoderEmbeddings(encoder, vocabulary, sample)
-
-
-def _resolve(spec: EmbeddingsSpec | EncoderEmbeddings | None) -> AnyEmbeddings:
-    return spec if isinstance(spec, EncoderEmbeddings) else load_embeddings(spec)
 
 
 def _answers_from(candidates: str | None, embeddings: AnyEmbeddings) -> str:

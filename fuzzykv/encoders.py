@@ -164,7 +164,6 @@ class EncoderEmbeddings:
                 "a store with your own encoder needs pairs or a vocabulary to start with: fuzzykv learns the "
                 "encoder's dimension from them"
             )
-        self.fingerprint = self.vocabulary.fingerprint if self.vocabulary is not None else ""
 
     def __repr__(self) -> str:
         return f"EncoderEmbeddings({self.name!r}, dim {self.dim})"

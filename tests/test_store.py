@@ -14,6 +14,7 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, ru
 
 from fuzzykv import (
     Database,
+    InvalidOptionError,
     NotAStoreError,
     ReadOnlyStoreError,
     StoreClosedError,
@@ -368,3 +369,13 @@ def test_store_behaves_like_a_dict(glove: Embeddings, tmp_path: Path) -> None:
         max_examples=30, stateful_step_count=25, deadline=None, suppress_health_check=list(HealthCheck)
     )
     machine().runTest()
+
+
+@pytest.mark.parametrize(
+    "options",
+    [{"attention": "sparse"}, {"device": "gpu0"}, {"candidates": "words"}, {"unknown": "guess"}, {"n_trees": 0}],
+)
+def test_a_bad_option_leaves_no_store_behind(glove: Embeddings, path: Path, options: dict) -> None:
+    with pytest.raises(InvalidOptionError):
+        Database.open(path, **options)
+    assert not path.exists()
