@@ -16,7 +16,7 @@ from common import blended_vectors, plot, summary, timings_ms, write
 
 from fuzzykv import Database
 from fuzzykv.cache import CacheLayout
-from fuzzykv.index import DEFAULT_N_TREES, DEFAULT_SEARCH_K, IndexSettings, VocabularyIndex
+from fuzzykv.decode import DEFAULT_N_TREES, DEFAULT_SEARCH_K, IndexSettings, VocabularyIndex
 
 N_TREES = (10, 20, 40, 80)
 SEARCH_K = (1_000, 3_000, 10_000, 30_000)

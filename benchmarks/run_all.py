@@ -21,7 +21,7 @@ import store
 import store_size
 from common import write
 
-from fuzzykv.index import DEFAULT_N_TREES, DEFAULT_SEARCH_K
+from fuzzykv.decode import DEFAULT_N_TREES, DEFAULT_SEARCH_K
 
 
 def main() -> dict:
@@ -59,7 +59,7 @@ def main() -> dict:
                     "met": results["startup"]["warm_vs_bare_imports"] <= 1.6})
     if "topk" in largest:
         topk = largest["topk"]
-        targets.append({"target": f'attention="topk" at {largest["keys"]:,} keys: speed-up over full attention',
+        targets.append({"target": f'attend_to="index" at {largest["keys"]:,} keys: speed-up over full attention',
                         "goal": "report", "measured": topk["speedup"], "top1_agreement": topk["top1_agreement"],
                         "top5_overlap": topk["top5_overlap"], "met": None})
     total = time.perf_counter() - began

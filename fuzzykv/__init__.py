@@ -1,11 +1,19 @@
-"""fuzzykv: a fuzzy semantic key-value store over word vectors."""
+"""fuzzykv: a fuzzy semantic key-value store over word vectors.
 
-from .database import Database
-from .embeddings import Embeddings, load_embeddings
+The names below load on first use (PEP 562), so ``import fuzzykv.errors`` or ``fuzzykv --help``
+does not import torch.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from .errors import (
     EmbeddingsError,
     EmptyDatabaseError,
     EmptyTextError,
+    EncoderOutputError,
     FuzzyKVError,
     IndexFallbackWarning,
     InvalidOptionError,
@@ -20,17 +28,42 @@ from .errors import (
     StoreVersionError,
     UnknownWordError,
 )
-from .results import Classification, Neighbour, QueryResult
+from .settings import Settings
 
-__version__ = "0.1.0"
+if TYPE_CHECKING:
+    from .database import Database
+    from .embeddings import Correction, Embeddings
+    from .loading import load_embeddings
+    from .results import Classification, Neighbour, QueryResult
+
+__version__ = "0.2.0"
+
+_LAZY = {
+    "Database": ".database",
+    "Embeddings": ".embeddings",
+    "Correction": ".embeddings",
+    "load_embeddings": ".loading",
+    "Classification": ".results",
+    "Neighbour": ".results",
+    "QueryResult": ".results",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(importlib.import_module(_LAZY[name], __name__), name)
+    raise AttributeError(f"module 'fuzzykv' has no attribute {name!r}")
+
 
 __all__ = [
     "Classification",
+    "Correction",
     "Database",
     "Embeddings",
     "EmbeddingsError",
     "EmptyDatabaseError",
     "EmptyTextError",
+    "EncoderOutputError",
     "FuzzyKVError",
     "IndexFallbackWarning",
     "InvalidOptionError",
@@ -40,6 +73,7 @@ __all__ = [
     "PairsFileError",
     "QueryResult",
     "ReadOnlyStoreError",
+    "Settings",
     "StoreClosedError",
     "StoreError",
     "StoreFullError",

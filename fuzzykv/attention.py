@@ -1,22 +1,27 @@
-"""Query x keys -> weights -> blended vector: softmax attention over the stored keys, in torch."""
+"""Query x keys -> weights -> blended vector: softmax attention over the stored keys, in torch.
+
+Softmax is computed stably (the maximum score is subtracted first), so any valid temperature
+gives finite weights. :class:`Partial` is the same computation split over parts of the keys
+(shards): each part's maximum, sum of exponentials and weighted sum of values merge exactly by
+the log-sum-exp rule.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal, get_args
 
+import numpy as np
 import torch
 
-from .errors import InvalidOptionError
+from .settings import DEFAULT_TEMPERATURES, SIMILARITIES, Settings, Similarity
 
-Similarity = Literal["cosine", "dot"]
-SIMILARITIES: tuple[str, ...] = get_args(Similarity)
-
-#: Per similarity: cosine's was chosen on the labelled lookup benchmark (benchmarks/quality.py,
-#: figures in README.md); dot's 1.0 keeps the write-up's raw dot-product scores.
-DEFAULT_TEMPERATURES: dict[str, float] = {"cosine": 0.05, "dot": 1.0}
+__all__ = ["DEFAULT_TEMPERATURES", "SIMILARITIES", "Attention", "Partial", "Scores", "score"]
 
 _TINY = torch.finfo(torch.float32).tiny
+#: Logits this far below the maximum weigh under exp(-32) = 1.3e-14 of the heaviest key each.
+_NEGLIGIBLE = 32.0
+_NEGLIGIBLE_ROWS = 4_096
 
 
 @dataclass(frozen=True)
@@ -47,24 +52,68 @@ class Attention:
     temperature: float | None = None
 
     def __post_init__(self) -> None:
-        if self.similarity not in SIMILARITIES:
-            raise InvalidOptionError(
-                f"similarity must be one of {', '.join(map(repr, SIMILARITIES))}, got {self.similarity!r}"
-            )
-        if self.temperature is None:
-            object.__setattr__(self, "temperature", DEFAULT_TEMPERATURES[self.similarity])
-        if isinstance(self.temperature, bool) or not isinstance(self.temperature, (int, float)):
-            raise InvalidOptionError(f"temperature must be a positive number, got {self.temperature!r}")
-        if not 0 < self.temperature < float("inf"):
-            raise InvalidOptionError(f"temperature must be a positive finite number, got {self.temperature!r}")
-        object.__setattr__(self, "temperature", float(self.temperature))
+        checked = Settings(similarity=self.similarity, temperature=self.temperature)  # one place checks options
+        object.__setattr__(self, "temperature", checked.temperature)
+
+    @classmethod
+    def of(cls, settings: Settings) -> Attention:
+        return cls(settings.similarity, settings.temperature)
+
+    def logits(self, scores: Scores) -> torch.Tensor:
+        """(b, n) scaled scores: what the softmax is taken over."""
+        chosen = scores.cosine if self.similarity == "cosine" else scores.dot
+        assert self.temperature is not None
+        return chosen / self.temperature
 
     def weights(self, scores: Scores) -> torch.Tensor:
-        """(b, n) weights over the keys, each row summing to 1."""
-        chosen = scores.cosine if self.similarity == "cosine" else scores.dot
-        return torch.softmax(chosen / self.temperature, dim=-1)
+        """(b, n) weights over the keys, each row summing to 1 (torch's softmax subtracts the maximum)."""
+        return torch.softmax(self.logits(scores), dim=-1)
 
     @staticmethod
     def blend(weights: torch.Tensor, values: torch.Tensor) -> torch.Tensor:
         """(b, n) weights x (n, dim) value vectors -> (b, dim) blended value vectors."""
         return weights @ values
+
+
+@dataclass(frozen=True)
+class Partial:
+    """Softmax attention over one part of the keys, in a form that merges exactly with other parts.
+
+    For each of b queries: ``maximum`` m of the logits, ``total`` = sum exp(logit - m), and
+    ``weighted`` = sum exp(logit - m) * value vector, all in float64.
+    """
+
+    maximum: np.ndarray  # (b,)
+    total: np.ndarray  # (b,)
+    weighted: np.ndarray  # (b, dim)
+
+    @classmethod
+    def of(cls, logits: torch.Tensor, values: torch.Tensor) -> Partial:
+        """From (b, n) logits and (n, dim) value vectors of one part.
+
+        The exponentials are taken relative to the part's maximum, so they lie in (0, 1] and sum
+        without overflow in float32; the sums are kept in float64 for the merge.
+        """
+        maximum = logits.amax(dim=-1, keepdim=True)
+        exp = torch.exp(logits - maximum)
+        if len(logits) == 1 and logits.shape[1] > 4 * _NEGLIGIBLE_ROWS:
+            # Blend only the keys whose weight can matter: below exp(-NEGLIGIBLE) of the heaviest,
+            # even a million keys together move the blend by less than float32 rounding.
+            (rows,) = torch.nonzero(logits[0] >= maximum[0, 0] - _NEGLIGIBLE, as_tuple=True)
+            if len(rows) < logits.shape[1] // 4:
+                weighted = exp[:, rows] @ values[rows]
+                return cls(maximum[:, 0].double().cpu().numpy(), exp.double().sum(dim=-1).cpu().numpy(),
+                           weighted.double().cpu().numpy())
+        return cls(maximum[:, 0].double().cpu().numpy(), exp.double().sum(dim=-1).cpu().numpy(),
+                   (exp @ values).double().cpu().numpy())
+
+    @staticmethod
+    def merge(parts: Sequence[Partial]) -> tuple[np.ndarray, np.ndarray]:
+        """The exact blend (b, dim) and each part's share of the weight (parts, b), by log-sum-exp."""
+        maxima = np.stack([p.maximum for p in parts])  # (parts, b)
+        top = maxima.max(axis=0)
+        scale = np.exp(maxima - top)  # (parts, b)
+        totals = np.stack([p.total for p in parts]) * scale
+        weighted = sum(p.weighted * s[:, None] for p, s in zip(parts, scale))
+        denominator = totals.sum(axis=0)
+        return np.asarray(weighted) / denominator[:, None], totals / denominator

@@ -19,7 +19,7 @@ from gensim.models import KeyedVectors
 from torch import nn
 
 from .embeddings import Embedded
-from .errors import EmptyTextError, InvalidOptionError, NotTextError
+from .errors import EmptyTextError, EncoderOutputError, InvalidOptionError, NotTextError
 
 WEIGHTS = Path(__file__).parent / "data" / "char_encoder.pt"
 
@@ -76,14 +76,16 @@ class CharEncoder(nn.Module):
         self.project = nn.Sequential(nn.Linear(2 * width, width), nn.ReLU(), nn.Linear(width, dim))
 
     def forward(self, words: Sequence[str]) -> torch.Tensor:
-        return self.from_ids(spell(words))
+        out: torch.Tensor = self.from_ids(spell(words))
+        return out
 
     def from_ids(self, ids: torch.Tensor) -> torch.Tensor:
         mask = (ids != PAD).unsqueeze(1)  # (n, 1, length)
         features = self.convolve(self.embed(ids).transpose(1, 2))  # (n, width, length)
         largest = features.masked_fill(~mask, float("-inf")).amax(dim=2)
         mean = (features * mask).sum(dim=2) / mask.sum(dim=2)
-        return self.project(torch.cat([largest, mean], dim=1))
+        out: torch.Tensor = self.project(torch.cat([largest, mean], dim=1))
+        return out
 
     def save(self, path: Path = WEIGHTS) -> None:
         state = {name: tensor.half() for name, tensor in self.state_dict().items()}
@@ -130,6 +132,13 @@ def encode(encoder: Encoder, texts: list[str]) -> np.ndarray:
         raise InvalidOptionError(
             f"an encoder must return an (n, dim) array for n texts; for {len(texts)} texts it returned shape {array.shape}"
         )
+    if not np.isfinite(array).all():
+        finite = [bool(np.isfinite(row).all()) for row in array]
+        bad = [text for text, ok in zip(texts, finite) if not ok]
+        raise EncoderOutputError(
+            f"the encoder returned non-finite values (NaN or infinity) for {bad[:5]!r}; nothing was stored: "
+            "fix the encoder (or its inputs)"
+        )
     return array
 
 
@@ -168,7 +177,7 @@ class EncoderEmbeddings:
     def __repr__(self) -> str:
         return f"EncoderEmbeddings({self.name!r}, dim {self.dim})"
 
-    def embed(self, texts: Sequence[object], *, strict: bool, speller: object = None) -> Embedded:
+    def embed(self, texts: Sequence[object], *, strict: bool) -> Embedded:
         for text in texts:
             if not isinstance(text, str):
                 raise NotTextError(f"expected a string, got {type(text).__name__}: {text!r}")
@@ -181,4 +190,4 @@ class EncoderEmbeddings:
             raise InvalidOptionError(
                 f"the encoder returned {vectors.shape[1]}-dimensional vectors, earlier {self.dim}-dimensional ones"
             )
-        return Embedded(vectors, tuple(() for _ in texts), tuple(() for _ in texts))
+        return Embedded(vectors, tuple(() for _ in texts), tuple(() for _ in texts), tuple(() for _ in texts))

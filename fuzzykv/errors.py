@@ -84,3 +84,11 @@ class StoreSettingsError(FuzzyKVError, ValueError):
 
 class IndexFallbackWarning(UserWarning):
     """The approximate vocabulary index could not be built or loaded; exact search answers instead."""
+
+
+class EncoderOutputError(FuzzyKVError, ValueError):
+    """An encoder that returned non-finite vectors (NaN or infinity); nothing was stored."""
+
+
+class NotAPairError(FuzzyKVError, ValueError):
+    """An element of the pairs given that is not a (key, value) pair (a ValueError, as dict raises)."""

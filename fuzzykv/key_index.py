@@ -12,11 +12,11 @@ import threading
 import numpy as np
 from annoy import AnnoyIndex
 
+from .annoy_index import build_angular
 from .matrix import PairMatrix
 
-#: Candidates per query, and annoy's build and search effort over the keys; chosen with
-#: benchmarks/store_size.py (agreement with full attention on a 1,000,000-key store).
-DEFAULT_CANDIDATES = 128
+#: Annoy's build and search effort over the keys; chosen with benchmarks/store_size.py (agreement
+#: with full attention on a 1,000,000-key store).
 KEY_TREES = 10
 KEY_SEARCH_K = 4_000
 REBUILD_FRACTION = 0.1
@@ -57,9 +57,5 @@ class KeyIndex:
         return np.fromiter((pairs.row_of(key) for key in keys), dtype=np.int64, count=len(keys))
 
     def _build(self, pairs: PairMatrix) -> None:
-        index = AnnoyIndex(self._dim, "angular")
-        index.set_seed(7)
-        for row, vector in enumerate(pairs.key_vectors):
-            index.add_item(row, vector)
-        index.build(self._n_trees, n_jobs=-1)
+        index = build_angular(pairs.key_vectors, self._n_trees)
         self._index, self._keys, self._written = index, list(pairs.row_keys), set()

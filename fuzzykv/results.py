@@ -7,6 +7,8 @@ from typing import NamedTuple
 
 import numpy as np
 
+from .embeddings import Correction
+
 
 @dataclass(frozen=True)
 class QueryResult:
@@ -19,8 +21,10 @@ class QueryResult:
     :ivar best_similarity: the highest cosine similarity of any key to the query: how well the
         store knows it (``min_similarity`` compares against this).
     :ivar ignored: words of the query that have no vector and were left out.
-    :ivar spelled: words of the query whose vectors were predicted from their spelling
-        (``unknown="chars"``): the answer is approximate.
+    :ivar spelled: words of the query whose vectors were guessed from their spelling by the
+        character model: the answer is approximate.
+    :ivar corrections: words of the query without a vector read as the nearest known spelling
+        (typed -> used, edit distance): the answer is approximate.
     """
 
     text: str
@@ -30,11 +34,12 @@ class QueryResult:
     best_similarity: float = float("nan")
     ignored: tuple[str, ...] = ()
     spelled: tuple[str, ...] = ()
+    corrections: tuple[Correction, ...] = ()
 
     @property
     def approximate(self) -> bool:
-        """Whether some query word's vector was predicted from its spelling."""
-        return bool(self.spelled)
+        """Whether some query word was corrected or its vector guessed from its spelling."""
+        return bool(self.spelled or self.corrections)
 
     @property
     def words(self) -> list[str]:

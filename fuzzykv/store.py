@@ -14,6 +14,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -199,6 +200,34 @@ class Store:
     def settings(self) -> StoreSettings | None:
         found = self._sql("SELECT value FROM fuzzykv_meta WHERE name = 'settings'")
         return StoreSettings(**json.loads(found[0][0])) if found else None
+
+    def settings_dict(self) -> dict[str, Any] | None:
+        """The settings a store was made with, as saved (a JSON object), or None for a new store."""
+        found = self._sql("SELECT value FROM fuzzykv_meta WHERE name = 'settings'")
+        if not found:
+            return None
+        try:
+            saved = json.loads(found[0][0])
+        except (TypeError, ValueError) as error:
+            raise StoreError(f"{str(self.path)!r} holds settings that are not JSON ({error}); the store is damaged") from error
+        if not isinstance(saved, dict):
+            raise StoreError(f"{str(self.path)!r} holds settings that are not a JSON object; the store is damaged")
+        return saved
+
+    def settings_or_save(self, settings: dict[str, Any]) -> dict[str, Any]:
+        """Save ``settings`` if the store has none yet, in one write transaction; return the settings
+        that won (another process creating the same store at the same moment may have saved first)."""
+        if self.read_only:
+            found = self.settings_dict()
+            if found is None:
+                raise StoreError(f"{str(self.path)!r} has no settings yet; open it once without read_only")
+            return found
+        with self.transaction():
+            found = self.settings_dict()
+            if found is not None:
+                return found
+            self._sql("INSERT INTO fuzzykv_meta (name, value) VALUES ('settings', ?)", (json.dumps(settings),))
+        return settings
 
     def save_settings(self, settings: StoreSettings) -> None:
         with self.transaction():

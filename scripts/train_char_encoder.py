@@ -18,7 +18,7 @@ import time
 import numpy as np
 import torch
 
-from fuzzykv.embeddings import load_embeddings
+from fuzzykv.loading import load_embeddings
 from fuzzykv.encoders import WEIGHTS, CharEncoder, misspell, spell
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+import shutil
 from pathlib import Path
 
 import pytest
@@ -21,6 +22,7 @@ def session_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("FUZZYKV_CACHE", str(root))
         yield root
+    shutil.rmtree(root, ignore_errors=True)  # about 270 MB of vectors and index
 
 
 @pytest.fixture(scope="session")

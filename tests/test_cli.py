@@ -58,7 +58,7 @@ def test_query_tsv_plain_output(runner: CliRunner, tmp_path: Path, glove: Embedd
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["query", "--pairs", "{pairs}", "rhombuss"], "'rhombuss' has no word in the embedding vocabulary"),
+        (["query", "--pairs", "{pairs}", "rhombuss", "--unknown", "error"], "'rhombuss' has no word in the embedding vocabulary"),
         (["query", "--pairs", "{missing}", "cat"], "cannot read pairs file"),
         (["query", "--pairs", "{pairs}", "  "], "empty or blank"),
     ],
@@ -122,7 +122,8 @@ def test_store_command_errors_are_one_line(runner: CliRunner, tmp_path: Path, gl
     assert runner.invoke(main, ["query", str(tmp_path / "s.fkv")]).exit_code == 2
 
 
-@pytest.mark.parametrize("command", [[], ["demo"], ["query"], ["set"], ["get"], ["import"], ["export"]])
+@pytest.mark.parametrize("command", [[], ["demo"], ["query"], ["set"], ["get"], ["delete"], ["nearest"], ["classify"],
+                                     ["info"], ["import"], ["export"], ["serve"]])
 def test_every_command_has_help(runner: CliRunner, command: list[str]) -> None:
     result = runner.invoke(main, [*command, "--help"])
     assert result.exit_code == 0 and "Usage:" in result.output
@@ -133,3 +134,34 @@ def test_every_command_has_help(runner: CliRunner, command: list[str]) -> None:
 def test_python_dash_m_is_the_same_command() -> None:
     result = subprocess.run([sys.executable, "-m", "fuzzykv", "--help"], capture_output=True, text=True, check=True)
     assert "Usage: fuzzykv" in result.stdout and "demo" in result.stdout
+
+
+def test_help_does_not_load_the_heavy_modules() -> None:
+    probe = "import sys; from fuzzykv.cli import main; print(sorted(m for m in ('torch', 'gensim', 'annoy') if m in sys.modules))"
+    loaded = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout.strip()
+    assert loaded == "[]"
+
+
+def test_delete_nearest_classify_and_info(runner: CliRunner, tmp_path: Path, glove: Embeddings) -> None:
+    store = str(tmp_path / "pets.fkv")
+    pairs = tmp_path / "pets.json"
+    pairs.write_text(json.dumps({"cat": "animal", "dog": "animal", "car": "vehicle", "bus": "vehicle"}))
+    assert runner.invoke(main, ["import", store, str(pairs)]).exit_code == 0
+    near = runner.invoke(main, ["nearest", store, "kitten", "--k", "2", "--json"])
+    assert near.exit_code == 0 and json.loads(near.output)[0]["key"] == "cat"
+    verdict = runner.invoke(main, ["classify", store, "truck", "--k", "3"])
+    assert verdict.exit_code == 0 and verdict.output.splitlines()[0] == "vehicle"
+    assert runner.invoke(main, ["delete", store, "bus"]).exit_code == 0
+    missing = runner.invoke(main, ["delete", store, "bus"])
+    assert missing.exit_code == 1 and "has no key 'bus'" in missing.output
+    info = json.loads(runner.invoke(main, ["info", store]).output)
+    assert info["pairs"] == 3 and info["settings"]["similarity"] == "cosine" and info["bytes"] > 0
+
+
+def test_corrections_are_shown_on_stderr_and_in_json(runner: CliRunner, pairs_json: Path, glove: Embeddings) -> None:
+    plain = runner.invoke(main, ["query", "--pairs", str(pairs_json), "rhombsu", "--k", "1"])
+    assert plain.exit_code == 0 and "read 'rhombsu' as 'rhombus'" in plain.stderr
+    answers = json.loads(runner.invoke(main, ["query", "--pairs", str(pairs_json), "rhombsu", "--json"]).stdout)
+    assert answers[0]["corrections"] == [{"typed": "rhombsu", "used": "rhombus", "distance": 1}]
+    assert answers[0]["approximate"] is True
+

@@ -17,7 +17,7 @@ def big_pairs(glove: Embeddings) -> dict[str, str]:
 
 def test_topk_attention_finds_the_heaviest_keys_of_full_attention(glove: Embeddings, big_pairs: dict[str, str]) -> None:
     full = Database(big_pairs)
-    topk = Database(big_pairs, attention="topk", attention_candidates=32)
+    topk = Database(big_pairs, attend_to="index", attend_top=32)
     recalls = []
     for text in glove.words[20_000:20_060]:
         heaviest = {key for key, _ in full.search(text, attention_k=32).attention}
@@ -30,13 +30,13 @@ def test_topk_attention_finds_the_heaviest_keys_of_full_attention(glove: Embeddi
 
 def test_topk_attention_answers_close_queries_like_full_attention(glove: Embeddings, big_pairs: dict[str, str]) -> None:
     full = Database(big_pairs)
-    topk = Database(big_pairs, attention="topk")
+    topk = Database(big_pairs, attend_to="index")
     queries = list(big_pairs)[::50]  # a query equal to a stored key: the lookup a user makes
     assert topk.query_batch(queries, k=1, exact=True) == full.query_batch(queries, k=1, exact=True)
 
 
 def test_topk_attention_sees_writes_before_the_index_is_rebuilt(glove: Embeddings, big_pairs: dict[str, str]) -> None:
-    db = Database(big_pairs, attention="topk", attention_candidates=16)
+    db = Database(big_pairs, attend_to="index", attend_top=16)
     db.query("rhombus")  # builds the key index
     db["rhombus"] = "shape"
     assert db.search("rhombus", exact=True).attention[0][0] == "rhombus"
@@ -51,7 +51,7 @@ def test_topk_attention_sees_writes_before_the_index_is_rebuilt(glove: Embedding
 
 def test_topk_attention_follows_another_connection(glove: Embeddings, big_pairs: dict[str, str], tmp_path) -> None:
     path = tmp_path / "big.fkv"
-    with Database.open(path) as writer, Database.open(path, attention="topk", attention_candidates=16) as reader:
+    with Database.open(path, attend_to="index", attend_top=16) as writer, Database.open(path) as reader:
         writer.update(big_pairs)
         reader.query("seven")
         writer["rhombus"] = "shape"
@@ -75,17 +75,27 @@ def test_key_index_rebuilds_after_many_writes(glove: Embeddings) -> None:
 
 
 def test_bad_attention_options_are_rejected(glove: Embeddings) -> None:
-    with pytest.raises(InvalidOptionError, match="attention must be one of 'full', 'topk'"):
-        Database({"cat": "animal"}, attention="sparse")  # type: ignore[arg-type]
-    with pytest.raises(InvalidOptionError, match="attention_candidates"):
-        Database({"cat": "animal"}, attention="topk", attention_candidates=0)
+    with pytest.raises(InvalidOptionError, match="attend_to must be one of 'all', 'index'"):
+        Database({"cat": "animal"}, attend_to="sparse")  # type: ignore[arg-type]
+    with pytest.raises(InvalidOptionError, match="attend_top"):
+        Database({"cat": "animal"}, attend_to="index", attend_top=0)
 
 
-def test_device_cpu_is_the_default_and_gives_the_same_answers(glove: Embeddings) -> None:
+def test_the_old_option_names_still_work_with_a_deprecation_warning(glove: Embeddings) -> None:
+    with pytest.warns(DeprecationWarning, match="attention= is renamed attend_to="):
+        db = Database({"cat": "animal"}, attention="topk", attention_candidates=4)  # type: ignore[call-arg]
+    assert (db.settings.attend_to, db.settings.attend_top) == ("index", 4)
+    with pytest.warns(DeprecationWarning, match="candidates= is renamed answers="):
+        assert Database({"cat": "animal"}, candidates="values").settings.answers == "values"  # type: ignore[call-arg]
+    with pytest.raises(InvalidOptionError, match="attention must be one of 'full', 'topk'"), pytest.warns(DeprecationWarning):
+        Database({"cat": "animal"}, attention="sparse")  # type: ignore[call-arg]
+
+
+def test_device_takes_a_name_or_a_torch_device_and_answers_on_it(glove: Embeddings) -> None:
     pairs = {"one": "number", "cat": "animal", "sphere": "shape"}
-    assert Database(pairs, device="cpu").search("rhombus", exact=True).candidates == \
-        Database(pairs).search("rhombus", exact=True).candidates
-    assert Database(pairs, device=torch.device("cpu")).query("seven", exact=True)[0] == "number"
+    db = Database(pairs, device=torch.device("cpu"))
+    assert db.settings.device == "cpu"
+    assert db.query("seven", exact=True)[0] == "number" and db.query("rhombus", exact=True)[0] == "shape"
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="checks the message on machines without a GPU")

@@ -1,0 +1,178 @@
+"""Annoy, the approximate nearest-neighbour index: one way to build it, one seed, and its decoder.
+
+Both annoy indexes of fuzzykv (over the vocabulary, for decoding; over a store's keys, for
+attention through the key index) are built by :func:`build_angular`. Annoy maps its files with
+mmap and crashes on a damaged one, so a cached file is checked whole before annoy may load it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+from annoy import AnnoyIndex
+from tqdm.auto import tqdm
+
+from .cache import publish_file
+from .exact import ExactDecoder, Hints
+
+#: The one seed of every annoy index fuzzykv builds: the same vectors give the same trees.
+ANNOY_SEED = 20240611
+# A proposal only sets the floor of an exact scan: a closer guess prunes more, a cheap one costs less.
+PROPOSE_SEARCH_K = 200
+
+# Bytes hashed at each end of an annoy file: annoy keeps its tree roots at the end, and a torn or
+# foreign file that still has the right size differs there. Reading a bad file would crash annoy.
+_DIGEST_SPAN = 1 << 20
+
+
+def build_angular(vectors: np.ndarray, n_trees: int, *, description: str | None = None) -> AnnoyIndex:
+    """An angular annoy index over the rows of ``vectors`` (item i is row i), seeded with ANNOY_SEED.
+
+    :param description: show a progress bar on stderr (when it is a terminal) with this label.
+    """
+    n_items, dim = vectors.shape
+    index = AnnoyIndex(dim, "angular")
+    index.set_seed(ANNOY_SEED)
+    with tqdm(total=n_items, desc=description, unit="row", leave=False, mininterval=0.5,
+              disable=True if description is None else None) as bar:
+        step = 10_000
+        for start in range(0, n_items, step):
+            for item in range(start, min(start + step, n_items)):
+                index.add_item(item, vectors[item])
+            bar.update(min(step, n_items - start))
+    if description is not None:
+        # NOTE: annoy builds its trees in C++ with no progress callback: say so instead of a bar stuck at 100%.
+        with tqdm(total=n_trees, desc=f"{description}: building {n_trees} trees (no progress from annoy)",
+                  leave=False, disable=None, bar_format="{desc} {elapsed}") as bar:
+            index.build(n_trees, n_jobs=-1)
+            bar.update(n_trees)
+    else:
+        index.build(n_trees, n_jobs=-1)
+    return index
+
+
+@dataclass(frozen=True)
+class AnnoyManifest:
+    """What an annoy file must be before annoy is allowed to map it (kept beside it as JSON)."""
+
+    n_items: int
+    dim: int
+    n_trees: int
+    seed: int
+    size: int
+    head: str
+    tail: str
+
+    @staticmethod
+    def digests(path: Path) -> tuple[int, str, str]:
+        size = path.stat().st_size
+        with open(path, "rb") as handle:
+            head = hashlib.blake2b(handle.read(_DIGEST_SPAN), digest_size=12).hexdigest()
+            handle.seek(max(0, size - _DIGEST_SPAN))
+            tail = hashlib.blake2b(handle.read(_DIGEST_SPAN), digest_size=12).hexdigest()
+        return size, head, tail
+
+
+def _manifest_path(path: Path) -> Path:
+    return path.with_suffix(".json")
+
+
+def manifest_matches(path: Path, expected: dict[str, int]) -> bool:
+    """True when the annoy file and its manifest agree with each other and with ``expected``."""
+    try:
+        manifest = AnnoyManifest(**json.loads(_manifest_path(path).read_text()))
+        if any(getattr(manifest, key) != value for key, value in expected.items()):
+            return False
+        return AnnoyManifest.digests(path) == (manifest.size, manifest.head, manifest.tail)
+    except (OSError, ValueError, TypeError):
+        return False
+
+
+def build_annoy(path: Path, unit_vectors: np.ndarray, n_trees: int) -> None:
+    """Build an angular index over ``unit_vectors`` and publish it with its manifest, atomically."""
+    n_items, dim = unit_vectors.shape
+    index = build_angular(unit_vectors, n_trees, description="fuzzykv: indexing vocabulary")
+
+    def save(staging: Path) -> None:
+        index.save(str(staging))
+        index.unload()
+
+    publish_file(path, save)
+    size, head, tail = AnnoyManifest.digests(path)
+    manifest = AnnoyManifest(n_items, dim, n_trees, ANNOY_SEED, size, head, tail)
+    def write_manifest(staging: Path) -> None:
+        staging.write_text(json.dumps(asdict(manifest)))
+
+    publish_file(_manifest_path(path), write_manifest)
+
+
+def load_checked(path: Path, unit_vectors: np.ndarray, n_trees: int) -> AnnoyIndex:
+    """The annoy index at ``path`` over ``unit_vectors``, built first if missing or not as its manifest says."""
+    n_items, dim = unit_vectors.shape
+    if not manifest_matches(path, {"n_items": n_items, "dim": dim, "n_trees": n_trees, "seed": ANNOY_SEED}):
+        build_annoy(path, unit_vectors, n_trees)
+    index = AnnoyIndex(dim, "angular")
+    index.load(str(path))  # mmap: shared between processes, nothing read up front
+    _check_loaded(index, unit_vectors)
+    return index
+
+
+def _check_loaded(index: AnnoyIndex, unit_vectors: np.ndarray) -> None:
+    """A loaded index must hold the vocabulary it was built from: its count and sampled rows.
+
+    NOTE: the tree count is checked through the manifest only; annoy re-derives it on load by
+    scanning for nodes that span every item, which over-counts on small indexes.
+    """
+    n_items = len(unit_vectors)
+    if index.get_n_items() != n_items:
+        raise ValueError(f"annoy index holds {index.get_n_items()} items, expected {n_items}")
+    for item in np.linspace(0, n_items - 1, num=min(n_items, 16), dtype=np.int64):
+        if not np.allclose(index.get_item_vector(int(item)), unit_vectors[item], atol=1e-5):
+            raise ValueError(f"annoy index row {item} does not match the vocabulary it is named after")
+
+
+class AnnoyDecoder:
+    """Approximate cosine search through an annoy angular index, re-scored exactly.
+
+    Annoy proposes ``k`` rows by searching ``search_k`` tree nodes; their similarities are then
+    computed exactly, so every returned score is the true cosine.
+    """
+
+    def __init__(self, index: AnnoyIndex, unit_vectors: np.ndarray, search_k: int) -> None:
+        self._index = index
+        self._unit = unit_vectors
+        self._search_k = search_k
+        self._exact = ExactDecoder(unit_vectors)
+
+    def propose(self, vector: np.ndarray, k: int) -> list[int]:
+        """A quick guess at the k nearest rows (a small search): seeds the exact decoder's bounded scan."""
+        found: list[int] = self._index.get_nns_by_vector(vector, k, search_k=PROPOSE_SEARCH_K)
+        return found
+
+    def search(self, vectors: np.ndarray, k: int, hints: Hints | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """With hints, annoy searches a tenth of ``search_k`` and the hints join its candidates."""
+        k = min(k, len(self._unit))
+        search_k = max(self._search_k // 10 if hints is not None else self._search_k, k)
+        ids = np.empty((len(vectors), k), dtype=np.int64)
+        sims = np.empty((len(vectors), k), dtype=np.float32)
+        for row, vector in enumerate(vectors):
+            found = np.asarray(self._index.get_nns_by_vector(vector, k, search_k=search_k), dtype=np.int64)
+            if hints is not None:
+                found = np.unique(np.concatenate((found, hints[row])))
+            if len(found) < k:  # annoy may come back short on a tiny search; never answer short
+                exact_ids, exact_sims = self._exact.search(vector[None, :], k)
+                ids[row], sims[row] = exact_ids[0], exact_sims[0]
+                continue
+            found_sims = self._unit[found] @ _unit(vector)
+            order = np.argsort(-found_sims, kind="stable")[:k]
+            ids[row], sims[row] = found[order], found_sims[order]
+        return ids, sims
+
+
+def _unit(vector: np.ndarray) -> np.ndarray:
+    norm = float(np.sqrt(vector @ vector))
+    return vector / norm if norm > 0 else vector
