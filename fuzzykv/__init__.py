@@ -10,6 +10,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 from .errors import (
+    CacheError,
     EmbeddingsError,
     EmptyDatabaseError,
     EmptyTextError,
@@ -21,6 +22,7 @@ from .errors import (
     NotTextError,
     PairsFileError,
     ReadOnlyStoreError,
+    ShardUnavailableError,
     StoreClosedError,
     StoreError,
     StoreFullError,
@@ -56,6 +58,7 @@ def __getattr__(name: str) -> Any:
 
 
 __all__ = [
+    "CacheError",
     "Classification",
     "Correction",
     "Database",
@@ -74,6 +77,7 @@ __all__ = [
     "QueryResult",
     "ReadOnlyStoreError",
     "Settings",
+    "ShardUnavailableError",
     "StoreClosedError",
     "StoreError",
     "StoreFullError",

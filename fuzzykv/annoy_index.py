@@ -7,27 +7,19 @@ mmap and crashes on a damaged one, so a cached file is checked whole before anno
 
 from __future__ import annotations
 
-import hashlib
-import json
-from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
 from annoy import AnnoyIndex
 from tqdm.auto import tqdm
 
-from .cache import publish_file
+from .cache import ensure_checked
 from .exact import ExactDecoder, Hints
 
 #: The one seed of every annoy index fuzzykv builds: the same vectors give the same trees.
 ANNOY_SEED = 20240611
 # A proposal only sets the floor of an exact scan: a closer guess prunes more, a cheap one costs less.
 PROPOSE_SEARCH_K = 200
-
-# Bytes hashed at each end of an annoy file: annoy keeps its tree roots at the end, and a torn or
-# foreign file that still has the right size differs there. Reading a bad file would crash annoy.
-_DIGEST_SPAN = 1 << 20
-
 
 def build_angular(vectors: np.ndarray, n_trees: int, *, description: str | None = None) -> AnnoyIndex:
     """An angular annoy index over the rows of ``vectors`` (item i is row i), seeded with ANNOY_SEED.
@@ -55,66 +47,20 @@ def build_angular(vectors: np.ndarray, n_trees: int, *, description: str | None 
     return index
 
 
-@dataclass(frozen=True)
-class AnnoyManifest:
-    """What an annoy file must be before annoy is allowed to map it (kept beside it as JSON)."""
+def load_checked(path: Path, unit_vectors: np.ndarray, n_trees: int) -> AnnoyIndex:
+    """The annoy index at ``path`` over ``unit_vectors``, verified whole (xxh3 of every byte, once per
+    file identity) before annoy maps it; built and published first if it is missing or damaged.
 
-    n_items: int
-    dim: int
-    n_trees: int
-    seed: int
-    size: int
-    head: str
-    tail: str
-
-    @staticmethod
-    def digests(path: Path) -> tuple[int, str, str]:
-        size = path.stat().st_size
-        with open(path, "rb") as handle:
-            head = hashlib.blake2b(handle.read(_DIGEST_SPAN), digest_size=12).hexdigest()
-            handle.seek(max(0, size - _DIGEST_SPAN))
-            tail = hashlib.blake2b(handle.read(_DIGEST_SPAN), digest_size=12).hexdigest()
-        return size, head, tail
-
-
-def _manifest_path(path: Path) -> Path:
-    return path.with_suffix(".json")
-
-
-def manifest_matches(path: Path, expected: dict[str, int]) -> bool:
-    """True when the annoy file and its manifest agree with each other and with ``expected``."""
-    try:
-        manifest = AnnoyManifest(**json.loads(_manifest_path(path).read_text()))
-        if any(getattr(manifest, key) != value for key, value in expected.items()):
-            return False
-        return AnnoyManifest.digests(path) == (manifest.size, manifest.head, manifest.tail)
-    except (OSError, ValueError, TypeError):
-        return False
-
-
-def build_annoy(path: Path, unit_vectors: np.ndarray, n_trees: int) -> None:
-    """Build an angular index over ``unit_vectors`` and publish it with its manifest, atomically."""
+    NOTE: annoy aborts the process on a damaged file, so nothing unverified reaches it.
+    """
     n_items, dim = unit_vectors.shape
-    index = build_angular(unit_vectors, n_trees, description="fuzzykv: indexing vocabulary")
 
-    def save(staging: Path) -> None:
+    def build(staging: Path) -> None:
+        index = build_angular(unit_vectors, n_trees, description="fuzzykv: indexing vocabulary")
         index.save(str(staging))
         index.unload()
 
-    publish_file(path, save)
-    size, head, tail = AnnoyManifest.digests(path)
-    manifest = AnnoyManifest(n_items, dim, n_trees, ANNOY_SEED, size, head, tail)
-    def write_manifest(staging: Path) -> None:
-        staging.write_text(json.dumps(asdict(manifest)))
-
-    publish_file(_manifest_path(path), write_manifest)
-
-
-def load_checked(path: Path, unit_vectors: np.ndarray, n_trees: int) -> AnnoyIndex:
-    """The annoy index at ``path`` over ``unit_vectors``, built first if missing or not as its manifest says."""
-    n_items, dim = unit_vectors.shape
-    if not manifest_matches(path, {"n_items": n_items, "dim": dim, "n_trees": n_trees, "seed": ANNOY_SEED}):
-        build_annoy(path, unit_vectors, n_trees)
+    ensure_checked(path, build, kind="annoy", n_items=n_items, dim=dim, n_trees=n_trees, seed=ANNOY_SEED)
     index = AnnoyIndex(dim, "angular")
     index.load(str(path))  # mmap: shared between processes, nothing read up front
     _check_loaded(index, unit_vectors)

@@ -12,13 +12,14 @@ from typing import TypeVar
 import numpy as np
 from typing_extensions import Unpack
 
+from .arguments import as_dict, as_texts, composite, positive_int, similarity_bound
 from .embeddings import Embedded, Embeddings
 from .encoders import Encoder, EncoderEmbeddings
-from .errors import EmptyDatabaseError, EmptyTextError, InvalidOptionError, NotAPairError, NotTextError
+from .errors import EmptyDatabaseError, EmptyTextError, InvalidOptionError
 from .identity import PROBES, StoreRecord, embeddings_for, record_of
 from .loading import EmbeddingsSpec
 from .pipeline import Part, Pipeline
-from .results import Classification, Neighbour, QueryResult
+from .results import Classification, Neighbour, QueryResult, vote
 from .settings import Options, Settings, given_options
 from .store import Rows, Store
 from .synced import SyncedPairs
@@ -63,7 +64,7 @@ class Database(MutableMapping[str, str]):
         **options: Unpack[Options],
     ) -> None:
         chosen = Settings.from_options(settings, **options)
-        pairs = _as_dict(pairs)
+        pairs = as_dict(pairs)
         loaded = embeddings_for(embeddings, encoder, vocabulary, sample=list(pairs)[:1])
         self._setup(loaded, _resolve_answers(chosen, loaded), store=None)
         self.update(pairs)
@@ -100,7 +101,8 @@ class Database(MutableMapping[str, str]):
             loaded = embeddings_for(embeddings, encoder, vocabulary, sample=PROBES[:1])
             record = record_of(loaded, _resolve_answers(asked, loaded))
             saved = store.settings_or_save(record.as_json())
-            chosen = StoreRecord.from_json(saved, store.path).reopen(record, given, asked)
+            passed = embeddings is not None or encoder is not None
+            chosen = StoreRecord.from_json(saved, store.path).reopen(record, given, asked, passed)
             db = cls.__new__(cls)
             db._setup(loaded, chosen, store)
         except BaseException:
@@ -160,7 +162,7 @@ class Database(MutableMapping[str, str]):
 
     def update(self, other: Mapping[str, str] | Iterable[tuple[str, str]] = (), /, **more: str) -> None:  # type: ignore[override]
         """Set many pairs in one transaction: every pair is checked first, and none is stored if one fails."""
-        pairs = _as_dict(other)
+        pairs = as_dict(other)
         pairs.update(more)
         if pairs:
             self._synced.write(self._embed_pairs(pairs), [])
@@ -239,9 +241,9 @@ class Database(MutableMapping[str, str]):
         self, texts: Sequence[str], k: int = 5, *, exact: bool = False, min_similarity: float | None = None
     ) -> list[list[str]]:
         """:meth:`query` for many texts in one pass: one attention product, one decode."""
-        threshold = _similarity_bound(min_similarity)
-        k = _positive("k", k)
-        embedded = self._embed_queries(_as_texts(texts, "query_batch"))
+        threshold = similarity_bound(min_similarity)
+        k = positive_int("k", k)
+        embedded = self._embed_queries(as_texts(texts, "query_batch"))
         with self._synced.reading() as pairs:
             answers = self._pipeline.answer(pairs, embedded.vectors, k, bool(exact), attention_k=1)
         return [answers.words_of(i, threshold) for i in range(len(texts))]
@@ -262,13 +264,13 @@ class Database(MutableMapping[str, str]):
         :param attention_k: list only the heaviest keys (``None``: every key, weights summing to 1).
         :param min_similarity: no candidates unless some key has at least this cosine similarity.
         """
-        threshold = _similarity_bound(min_similarity)
-        k = _positive("k", k)
+        threshold = similarity_bound(min_similarity)
+        k = positive_int("k", k)
         if attention_k is not None:
-            _positive("attention_k", attention_k)
-        plus, minus = _as_texts(positive, "positive"), _as_texts(negative, "negative")
+            positive_int("attention_k", attention_k)
+        plus, minus = as_texts(positive, "positive"), as_texts(negative, "negative")
         if plus or minus:
-            embedded = _composite(self._embed_queries, ([text] if text is not None else []) + plus, minus)
+            embedded = composite(self._embed_queries, ([text] if text is not None else []) + plus, minus)
         elif text is None:
             raise EmptyTextError("expected a text, or positive=[...] and/or negative=[...]; got nothing to query")
         else:
@@ -284,24 +286,20 @@ class Database(MutableMapping[str, str]):
         neighbours = self.nearest(text, k=k)
         if not neighbours:
             raise EmptyDatabaseError("the store holds no pairs, so there is nothing to classify by; add pairs first")
-        weights = [max(n.similarity, 0.0) for n in neighbours]
-        if sum(weights) <= 0:  # every neighbour points away: count them instead
-            weights = [1.0] * len(neighbours)
-        votes: dict[str, float] = {}
-        for neighbour, weight in zip(neighbours, weights):
-            votes[neighbour.value] = votes.get(neighbour.value, 0.0) + weight
-        total = sum(weights)
-        scores = sorted(((label, vote / total) for label, vote in votes.items()), key=lambda item: -item[1])
-        return Classification(label=scores[0][0], scores=scores, neighbours=neighbours)
+        return vote(neighbours)
 
     def nearest(self, text: str, k: int = 3) -> list[Neighbour]:
         """Exact k-nearest neighbours among the keys: (key, value, cosine similarity), nearest first."""
-        k = _positive("k", k)
-        query = self._embed_queries([text]).vectors[0]
+        k = positive_int("k", k)
+        return self.nearest_to(self._embed_queries([text]).vectors[0], k)
+
+    def nearest_to(self, vector: np.ndarray, k: int = 3) -> list[Neighbour]:
+        """:meth:`nearest` for a query vector of the store's dimension (a sharded store's shards answer this)."""
+        k = positive_int("k", k)
         with self._synced.reading() as pairs:
             if not len(pairs):
                 return []
-            rows, sims = self._pipeline.nearest(pairs, query, k)
+            rows, sims = self._pipeline.nearest(pairs, np.asarray(vector, dtype=np.float32), k)
             keys = [pairs.row_keys[row] for row in rows]
             return [Neighbour(key, pairs.value(key), s) for key, s in zip(keys, sims)]
 
@@ -311,7 +309,7 @@ class Database(MutableMapping[str, str]):
         :param min_similarity: the nearest key must have at least this cosine similarity.
         :returns: ``default`` when the store is empty or no key is close enough.
         """
-        threshold = _similarity_bound(min_similarity)
+        threshold = similarity_bound(min_similarity)
         with self._synced.reading() as pairs:
             if isinstance(text, str) and text in pairs:
                 return pairs.value(text)
@@ -322,6 +320,8 @@ class Database(MutableMapping[str, str]):
         """This store's attention for (b, dim) query vectors, as one part of a sharded store's answer:
         exact partial sums that merge with other shards' (see :mod:`fuzzykv.distributed`)."""
         with self._synced.reading() as pairs:
+            if not len(pairs):
+                raise EmptyDatabaseError("the store holds no pairs, so a query has nothing to attend to; add pairs first")
             return self._pipeline.part(pairs, np.asarray(vectors, dtype=np.float32), top)
 
     # -- text -> vectors ------------------------------------------------------------------------
@@ -375,59 +375,3 @@ def _resolve_answers(settings: Settings, embeddings: AnyEmbeddings) -> Settings:
             "answers='vocabulary' needs a vocabulary: pass vocabulary=[...] with your encoder, or answers='values'"
         )
     return settings
-
-
-def _as_dict(pairs: Mapping[str, str] | Iterable[tuple[str, str]]) -> dict[str, str]:
-    if isinstance(pairs, (str, bytes)):
-        raise NotTextError("pairs must be a mapping of str to str or an iterable of (key, value), got a string")
-    if isinstance(pairs, Mapping):
-        return dict(pairs)
-    out: dict[str, str] = {}
-    try:
-        for number, pair in enumerate(pairs):
-            if isinstance(pair, (str, bytes)) or len(pair) != 2:
-                raise NotAPairError(f"element #{number} of the pairs, {pair!r}, is not a (key, value) pair")
-            out[pair[0]] = pair[1]
-    except TypeError as error:
-        raise NotTextError(f"pairs must be a mapping of str to str or an iterable of (key, value) pairs ({error})") from error
-    return out
-
-
-def _as_texts(texts: str | Sequence[str], name: str) -> list[str]:
-    if isinstance(texts, str) and name in ("positive", "negative"):
-        return [texts]  # as gensim's most_similar: a single string is one text
-    if isinstance(texts, (str, bytes)):
-        raise NotTextError(f"{name} takes a list of strings, got a single {type(texts).__name__}; use query()")
-    return list(texts)
-
-
-def _positive(name: str, value: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise InvalidOptionError(f"{name} must be a positive whole number, got {value!r}")
-    return value
-
-
-def _similarity_bound(value: float | None) -> float:
-    """``min_similarity`` as a bound: ``None`` admits everything."""
-    if value is None:
-        return -float("inf")
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not -1 <= value <= 1:
-        raise InvalidOptionError(f"min_similarity must be a cosine similarity between -1 and 1, got {value!r}")
-    return float(value)
-
-
-def _composite(embed: object, positive: Sequence[str], negative: Sequence[str]) -> Embedded:
-    """gensim's most_similar rule: the mean of the unit vectors of ``positive``, minus those of ``negative``."""
-    texts = [*positive, *negative]
-    if not texts:
-        raise EmptyTextError("expected a text, or positive=[...] and/or negative=[...]; got nothing to query")
-    embedded: Embedded = embed(texts)  # type: ignore[operator]
-    units = embedded.vectors / np.maximum(np.linalg.norm(embedded.vectors, axis=1, keepdims=True), 1e-12)
-    signs = np.array([1.0] * len(positive) + [-1.0] * len(negative), dtype=np.float32)
-    vector = (signs[:, None] * units).sum(axis=0) / len(texts)
-    return Embedded(
-        vector[None, :].astype(np.float32),
-        (tuple(w for words in embedded.ignored for w in words),),
-        (tuple(w for words in embedded.spelled for w in words),),
-        (tuple(c for found in embedded.corrections for c in found),),
-    )

@@ -18,8 +18,9 @@ import torch
 from gensim.models import KeyedVectors
 from torch import nn
 
+from .cache import digest_of
 from .embeddings import Embedded
-from .errors import EmptyTextError, EncoderOutputError, InvalidOptionError, NotTextError
+from .errors import EmbeddingsError, EmptyTextError, EncoderOutputError, InvalidOptionError, NotTextError
 
 WEIGHTS = Path(__file__).parent / "data" / "char_encoder.pt"
 
@@ -90,10 +91,22 @@ class CharEncoder(nn.Module):
     def save(self, path: Path = WEIGHTS) -> None:
         state = {name: tensor.half() for name, tensor in self.state_dict().items()}
         torch.save({"config": self.config, "alphabet": ALPHABET, "max_chars": MAX_CHARS, "state": state}, path)
+        path.with_name(path.name + ".xxh3").write_text(digest_of(path) + "\n")
 
     @classmethod
     def load(cls, path: Path = WEIGHTS) -> CharEncoder:
-        saved = torch.load(path, map_location="cpu", weights_only=True)
+        """Weights saved by :meth:`save`, checked whole against the digest saved beside them first."""
+        digest_file = path.with_name(path.name + ".xxh3")
+        try:
+            expected = digest_file.read_text().strip()
+            saved = torch.load(path, map_location="cpu", weights_only=True) if digest_of(path) == expected else None
+        except (OSError, RuntimeError, ValueError) as error:
+            raise EmbeddingsError(f"the CharEncoder weights {str(path)!r} cannot be read ({error}); reinstall fuzzykv") from error
+        if saved is None:
+            raise EmbeddingsError(
+                f"the CharEncoder weights {str(path)!r} do not match their digest {str(digest_file)!r}: the file is "
+                "damaged; reinstall fuzzykv (or retrain: python scripts/train_char_encoder.py)"
+            )
         if saved["alphabet"] != ALPHABET or saved["max_chars"] != MAX_CHARS:
             raise ValueError(f"{path} was trained with another alphabet; retrain it with scripts/train_char_encoder.py")
         model = cls(**saved["config"])

@@ -92,3 +92,12 @@ class EncoderOutputError(FuzzyKVError, ValueError):
 
 class NotAPairError(FuzzyKVError, ValueError):
     """An element of the pairs given that is not a (key, value) pair (a ValueError, as dict raises)."""
+
+
+class CacheError(FuzzyKVError, OSError):
+    """A cached file that is damaged or missing and could not be rebuilt (for example, a read-only cache)."""
+
+
+class ShardUnavailableError(FuzzyKVError, RuntimeError):
+    """A shard of a sharded store that died, is restarting, or lost its pairs: no answer is made from
+    a partial set of shards. Retry when it is back."""

@@ -68,11 +68,12 @@ class StoreRecord:
         except (KeyError, TypeError, ValueError) as error:
             raise StoreError(f"{str(path)!r} holds settings fuzzykv cannot read ({error!r}); the store is damaged") from error
 
-    def reopen(self, given: StoreRecord, asked: Mapping[str, Any], asked_settings: Settings) -> Settings:
+    def reopen(self, given: StoreRecord, asked: Mapping[str, Any], asked_settings: Settings, passed: bool) -> Settings:
         """The settings to answer with, once the options asked for and the embeddings given agree.
 
         :param given: the record the caller's embeddings and settings would make.
         :param asked: the options the caller gave explicitly (others take the store's).
+        :param passed: whether the caller passed embeddings (or an encoder), rather than taking the default.
         """
         where = str(self.path)
         for name, saved, value in differences(self.settings, asked):
@@ -83,6 +84,11 @@ class StoreRecord:
         if (self.probes is None) != (given.probes is None):
             made = "your own encoder" if self.probes is not None else f"the word vectors {self.embeddings!r}"
             raise StoreSettingsError(f"{where!r} was made with {made}; open it with the same (encoder= or embeddings=)")
+        if self.probes is None and self.embeddings != DEFAULT_NAME and not passed:
+            raise StoreSettingsError(
+                f"{where!r} was made with the embeddings {self.embeddings!r} ({self.dim} dimensions), which fuzzykv "
+                "never loads by itself (a store names no file to open); pass the same embeddings=..."
+            )
         if given.dim != self.dim:
             raise StoreSettingsError(
                 f"{where!r} holds {self.dim}-dimensional vectors from {self.embeddings!r}, but the embeddings "

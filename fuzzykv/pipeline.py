@@ -15,8 +15,7 @@ import torch
 
 from .attention import Attention, Partial, score
 from .decode import HINT_VALUES, IndexSettings, ValuesDecoder, VocabularyIndex, vocabulary_index
-from .embeddings import Embeddings
-from .embeddings import Embedded
+from .embeddings import Embedded, Embeddings
 from .encoders import EncoderEmbeddings
 from .errors import EmptyDatabaseError, InvalidOptionError
 from .key_index import KeyIndex

@@ -8,11 +8,14 @@ tells readers to reload everything.
 
 from __future__ import annotations
 
+import itertools
 import json
+import os
 import sqlite3
+import tempfile
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +23,7 @@ import numpy as np
 
 from .errors import (
     NotAStoreError,
+    NotTextError,
     ReadOnlyStoreError,
     StoreClosedError,
     StoreError,
@@ -46,6 +50,11 @@ CREATE INDEX fuzzykv_deleted_seq ON fuzzykv_deleted(seq);
 """
 
 _VECTOR = np.dtype("<f4")
+#: The first 16 bytes of every SQLite database file.
+SQLITE_HEADER = b"SQLite format 3\x00"
+# SQLite integers are signed 64-bit; a sequence or epoch beyond this is a damaged file.
+_INT64_MAX = (1 << 63) - 1
+_savepoint_names = itertools.count()
 
 
 @dataclass(frozen=True)
@@ -68,6 +77,8 @@ class Rows:
     values: list[str]
     key_vectors: np.ndarray
     value_vectors: np.ndarray
+    #: Each pair's rowid in the file (its place in insertion order), when read from a file.
+    rowids: list[int] | None = field(default=None)
 
 
 @dataclass(frozen=True)
@@ -93,25 +104,39 @@ class Store:
 
     @classmethod
     def open(cls, path: str | Path, *, read_only: bool = False) -> Store:
-        """Open the store at ``path``, creating an empty one if the file is missing or empty.
+        """Open the store at ``path``, creating an empty one only if nothing is there.
+
+        The file's first bytes are checked before SQLite touches it, and another program's SQLite
+        database is inspected without locks or side files, so a file that is not a store is left
+        byte for byte as it was. ``read_only`` creates no file (no ``-wal``/``-shm``) and works on a
+        read-only folder or medium.
 
         :raises NotAStoreError: the file is not a fuzzykv store (it is left as it was).
         :raises StoreVersionError: the store was written by a newer fuzzykv.
+        :raises ReadOnlyStoreError: the file or its folder cannot be written (and not ``read_only``).
+        :raises StoreError: a missing folder, a missing store opened ``read_only``, a damaged file.
         """
         path = Path(path)
+        where = str(path)
         if path.is_dir():
-            raise NotAStoreError(f"{str(path)!r} is a folder; a store is a single file, for example 'colors.fkv'")
-        if read_only and not path.exists():
-            raise StoreError(f"no store at {str(path)!r}; opening read-only does not create one: check the path")
+            raise NotAStoreError(f"{where!r} is a folder; a store is a single file, for example 'colors.fkv'")
         if not path.parent.is_dir():
-            raise StoreError(f"cannot create a store at {str(path)!r}: the folder {str(path.parent)!r} does not exist")
-        uri = f"{path.resolve().as_uri()}?mode={'ro' if read_only else 'rwc'}"
+            raise StoreError(f"cannot create a store at {where!r}: the folder {str(path.parent)!r} does not exist")
+        if not path.exists():
+            if read_only:
+                raise StoreError(f"no store at {where!r}; opening read-only does not create one: check the path")
+            _create(path)
+        _check_header(path)
+        _check_is_ours(path)
+        uri, immutable = _uri(path, read_only)
         try:
             connection = sqlite3.connect(uri, uri=True, isolation_level=None, check_same_thread=False, timeout=30)
         except sqlite3.Error as error:
             raise _translate(error, path) from error
         store = cls(path, connection, read_only)
         try:
+            if read_only and not immutable:
+                store._sql("PRAGMA query_only = ON")  # a writable connection only so it cleans up its side files
             store._prepare()
         except BaseException:
             connection.close()
@@ -119,38 +144,26 @@ class Store:
         return store
 
     def _prepare(self) -> None:
-        """Check what the file is before anything is written to it, then create or configure it."""
-        tables = {name for (name,) in self._sql("SELECT name FROM sqlite_master WHERE type = 'table'")}
-        if tables and "fuzzykv_meta" not in tables:
-            raise NotAStoreError(
-                f"{str(self.path)!r} is an SQLite database of another program (tables: {', '.join(sorted(tables))}); "
-                "a fuzzykv store needs its own file"
+        """Check the store's format and version, then configure the connection."""
+        meta = self._meta()
+        if meta.get("format") != FORMAT:
+            raise NotAStoreError(f"{str(self.path)!r} is not a fuzzykv store (its meta table names no fuzzykv format)")
+        version = _int_field(meta, "version", self.path)
+        if version > SCHEMA_VERSION:
+            raise StoreVersionError(
+                f"{str(self.path)!r} is a fuzzykv store of format version {version}, newer than this fuzzykv "
+                f"reads (version {SCHEMA_VERSION}); upgrade fuzzykv to open it"
             )
-        if tables:
-            meta = dict(self._sql("SELECT name, value FROM fuzzykv_meta"))
-            if meta.get("format") != FORMAT:
-                raise NotAStoreError(f"{str(self.path)!r} is not a fuzzykv store")
-            version = int(meta.get("version", "0"))
-            if version > SCHEMA_VERSION:
-                raise StoreVersionError(
-                    f"{str(self.path)!r} is a fuzzykv store of format version {version}, newer than this fuzzykv "
-                    f"reads (version {SCHEMA_VERSION}); upgrade fuzzykv to open it"
-                )
-        elif self.read_only:
-            raise NotAStoreError(f"{str(self.path)!r} is empty, not a fuzzykv store; open it without read_only to create one")
         if not self.read_only:
             self._sql("PRAGMA journal_mode = WAL")
-        # FULL: a commit is on disk when the call returns, power loss included.
-        self._sql("PRAGMA synchronous = FULL")
-        if not tables:
-            with self.transaction():
-                if not self._sql("SELECT name FROM sqlite_master WHERE name = 'fuzzykv_meta'"):  # lost a race?
-                    for statement in filter(str.strip, SCHEMA.split(";")):
-                        self._sql(statement)
-                    self._sql(
-                        "INSERT INTO fuzzykv_meta (name, value) VALUES ('format', ?), ('version', ?), ('epoch', '0'), ('seq', '0')",
-                        (FORMAT, str(SCHEMA_VERSION)),
-                    )
+            # FULL: a commit is on disk when the call returns, power loss included.
+            self._sql("PRAGMA synchronous = FULL")
+
+    def _meta(self) -> dict[str, str]:
+        found = self._sql("SELECT name, value FROM fuzzykv_meta")
+        if not all(isinstance(name, str) and isinstance(value, str) for name, value in found):
+            raise StoreError(f"{str(self.path)!r} holds a meta table that is not text; the store is damaged")
+        return dict(found)
 
     # -- plumbing ----------------------------------------------------------------------------
 
@@ -159,11 +172,13 @@ class Store:
             raise StoreClosedError(f"the store {str(self.path)!r} is closed; open it again with Database.open")
         return self._db
 
-    def _sql(self, statement: str, parameters: Sequence[object] = ()) -> list[tuple]:
+    def _sql(self, statement: str, parameters: Sequence[object] = ()) -> list[tuple[Any, ...]]:
         try:
             return self._db_or_raise().execute(statement, parameters).fetchall()
         except sqlite3.Error as error:
             raise _translate(error, self.path) from error
+        except UnicodeDecodeError as error:  # text that is not UTF-8: garbled bytes
+            raise _damaged(error, self.path) from error
 
     def _sql_many(self, statement: str, rows: Sequence[Sequence[object]]) -> None:
         try:
@@ -179,7 +194,9 @@ class Store:
     def transaction(self) -> Iterator[None]:
         """A write transaction: taken at once (one writer at a time), committed on exit, else rolled back."""
         if self.read_only:
-            raise ReadOnlyStoreError(f"the store {str(self.path)!r} was opened read-only; open it without read_only to write")
+            raise ReadOnlyStoreError(
+                f"the store {str(self.path)!r} was opened read-only; open it without read_only to write"
+            )
         self._sql("BEGIN IMMEDIATE")
         try:
             yield
@@ -187,8 +204,28 @@ class Store:
         except BaseException:
             db = self._db
             if db is not None and db.in_transaction:  # SQLite has already rolled back after some errors
-                db.rollback()
+                try:
+                    db.rollback()
+                except sqlite3.Error:
+                    pass  # the error being raised says what went wrong; this one follows from it
             raise
+
+    @contextmanager
+    def savepoint(self) -> Iterator[None]:
+        """Inside ``transaction()``: a block whose writes are undone alone if it raises; the transaction goes on."""
+        if not self.in_transaction:
+            raise StoreError(f"a savepoint of {str(self.path)!r} needs a transaction in progress; use transaction()")
+        name = f"fuzzykv_{next(_savepoint_names)}"
+        self._sql(f"SAVEPOINT {name}")
+        try:
+            yield
+        except BaseException:
+            db = self._db
+            if db is not None and db.in_transaction:  # an error may have rolled back the whole transaction
+                self._sql(f"ROLLBACK TO {name}")
+                self._sql(f"RELEASE {name}")
+            raise
+        self._sql(f"RELEASE {name}")
 
     def close(self) -> None:
         if self._db is not None:
@@ -198,8 +235,16 @@ class Store:
     # -- settings ----------------------------------------------------------------------------
 
     def settings(self) -> StoreSettings | None:
-        found = self._sql("SELECT value FROM fuzzykv_meta WHERE name = 'settings'")
-        return StoreSettings(**json.loads(found[0][0])) if found else None
+        """The saved settings as the old ``StoreSettings`` (kept until every caller uses ``settings_dict``)."""
+        saved = self.settings_dict()
+        if saved is None:
+            return None
+        try:
+            return StoreSettings(**saved)
+        except TypeError as error:
+            raise StoreError(
+                f"{str(self.path)!r} holds settings of another shape ({error}); the store is damaged"
+            ) from error
 
     def settings_dict(self) -> dict[str, Any] | None:
         """The settings a store was made with, as saved (a JSON object), or None for a new store."""
@@ -208,8 +253,11 @@ class Store:
             return None
         try:
             saved = json.loads(found[0][0])
-        except (TypeError, ValueError) as error:
-            raise StoreError(f"{str(self.path)!r} holds settings that are not JSON ({error}); the store is damaged") from error
+        except (TypeError, ValueError, RecursionError) as error:
+            raise StoreError(
+                f"{str(self.path)!r} holds settings that are not JSON ({error}); the store is damaged: "
+                "restore it from a backup"
+            ) from error
         if not isinstance(saved, dict):
             raise StoreError(f"{str(self.path)!r} holds settings that are not a JSON object; the store is damaged")
         return saved
@@ -226,23 +274,26 @@ class Store:
             found = self.settings_dict()
             if found is not None:
                 return found
-            self._sql("INSERT INTO fuzzykv_meta (name, value) VALUES ('settings', ?)", (json.dumps(settings),))
-        return settings
+            text = _settings_json(settings, self.path)
+            self._sql("INSERT INTO fuzzykv_meta (name, value) VALUES ('settings', ?)", (text,))
+        saved: dict[str, Any] = json.loads(_settings_json(settings, self.path))
+        return saved
 
     def save_settings(self, settings: StoreSettings) -> None:
         with self.transaction():
-            self._sql("INSERT OR REPLACE INTO fuzzykv_meta (name, value) VALUES ('settings', ?)", (json.dumps(asdict(settings)),))
+            text = json.dumps(asdict(settings))
+            self._sql("INSERT OR REPLACE INTO fuzzykv_meta (name, value) VALUES ('settings', ?)", (text,))
 
     # -- reading -----------------------------------------------------------------------------
 
     def position(self) -> tuple[int, int]:
         meta = dict(self._sql("SELECT name, value FROM fuzzykv_meta WHERE name IN ('epoch', 'seq')"))
-        return int(meta["epoch"]), int(meta["seq"])
+        return _int_field(meta, "epoch", self.path), _int_field(meta, "seq", self.path)
 
     def changed_elsewhere(self) -> bool:
         """Cheap: has another connection committed since this was last asked?"""
         (version,) = self._sql("PRAGMA data_version")[0]
-        changed = version != self._data_version
+        changed: bool = version != self._data_version
         self._data_version = version
         return changed
 
@@ -263,7 +314,9 @@ class Store:
             # NOTE: no ORDER BY here: with one, SQLite walks the whole table in rowid order instead of
             # using the seq index, which made every write O(pairs). The few rows are sorted below.
             rows = self._rows(
-                "SELECT rowid, key, value, key_vector, value_vector FROM fuzzykv_pairs WHERE seq > ?", (position[1],), dim
+                "SELECT rowid, key, value, key_vector, value_vector FROM fuzzykv_pairs WHERE seq > ?",
+                (position[1],),
+                dim,
             )
             deleted = [key for (key,) in self._sql("SELECT key FROM fuzzykv_deleted WHERE seq > ?", (position[1],))]
         return Changes(now, False, rows, deleted)
@@ -278,32 +331,49 @@ class Store:
         try:
             yield
         finally:
-            db = self._db
-            if db is not None and db.in_transaction:
-                db.commit()
+            if self.in_transaction:
+                self._sql("COMMIT")
 
     def _rows(self, statement: str, parameters: Sequence[object], dim: int) -> Rows:
         """Rows selected as (rowid, key, value, key_vector, value_vector), returned in rowid (insertion) order."""
         found = self._sql(statement, parameters)
         found.sort(key=lambda row: row[0])
         width = dim * _VECTOR.itemsize
-        if any(len(row[3]) != width or len(row[4]) != width for row in found):
-            raise StoreError(f"{str(self.path)!r} holds vectors that are not {dim}-dimensional float32; the store is damaged")
+        for row in found:
+            if not (isinstance(row[1], str) and isinstance(row[2], str)):
+                raise StoreError(
+                    f"{str(self.path)!r} holds a key or value that is not text ({row[1]!r}); the store is damaged: "
+                    "restore it from a backup or export what is readable"
+                )
+            if not (isinstance(row[3], bytes) and isinstance(row[4], bytes) and len(row[3]) == len(row[4]) == width):
+                raise StoreError(
+                    f"{str(self.path)!r} holds vectors that are not {dim}-dimensional float32 (key {row[1]!r}); "
+                    "the store is damaged: restore it from a backup"
+                )
         keys = [row[1] for row in found]
         values = [row[2] for row in found]
         key_vectors = np.frombuffer(b"".join(row[3] for row in found), dtype=_VECTOR).reshape(len(found), dim)
         value_vectors = np.frombuffer(b"".join(row[4] for row in found), dtype=_VECTOR).reshape(len(found), dim)
-        return Rows(keys, values, key_vectors.astype(np.float32), value_vectors.astype(np.float32))
+        return Rows(keys, values, key_vectors.astype(np.float32), value_vectors.astype(np.float32),
+                    [row[0] for row in found])
 
     # -- writing (inside ``transaction()``) --------------------------------------------------
 
     def next_seq(self) -> int:
         """Claim the sequence number of the write transaction in progress."""
         epoch, seq = self.position()
+        if seq >= _INT64_MAX:
+            raise StoreError(f"{str(self.path)!r} has used up its write sequence numbers; the store is damaged")
         self._sql("UPDATE fuzzykv_meta SET value = ? WHERE name = 'seq'", (str(seq + 1),))
         return seq + 1
 
-    def put(self, seq: int, rows: Rows) -> None:
+    def put(self, seq: int, rows: Rows) -> list[int]:
+        """Set pairs (new keys at the end, existing ones in place); returns each key's rowid, in order.
+
+        :raises NotTextError: a key or value SQLite cannot store as UTF-8 text (a lone surrogate).
+        """
+        for text in itertools.chain(rows.keys, rows.values):
+            _check_text(text)
         self._sql_many(
             "INSERT INTO fuzzykv_pairs (key, value, key_vector, value_vector, seq) VALUES (?, ?, ?, ?, ?) "
             "ON CONFLICT (key) DO UPDATE SET value = excluded.value, key_vector = excluded.key_vector, "
@@ -314,14 +384,19 @@ class Store:
             ],
         )
         self._sql_many("DELETE FROM fuzzykv_deleted WHERE key = ?", [(k,) for k in rows.keys])
+        return [self._sql("SELECT rowid FROM fuzzykv_pairs WHERE key = ?", (k,))[0][0] for k in rows.keys]
 
     def delete(self, seq: int, keys: Sequence[str]) -> None:
+        for key in keys:
+            _check_text(key)
         self._sql_many("DELETE FROM fuzzykv_pairs WHERE key = ?", [(k,) for k in keys])
         self._sql_many("INSERT OR REPLACE INTO fuzzykv_deleted (key, seq) VALUES (?, ?)", [(k, seq) for k in keys])
 
     def clear(self) -> tuple[int, int]:
         """Delete every pair and start a new epoch, which tells readers to reload. Returns the new position."""
         epoch, seq = self.position()
+        if epoch >= _INT64_MAX:
+            raise StoreError(f"{str(self.path)!r} has used up its epoch numbers; the store is damaged")
         self._sql("DELETE FROM fuzzykv_pairs")
         self._sql("DELETE FROM fuzzykv_deleted")
         self._sql("UPDATE fuzzykv_meta SET value = ? WHERE name = 'epoch'", (str(epoch + 1),))
@@ -332,18 +407,185 @@ def _bytes(vector: np.ndarray) -> bytes:
     return np.ascontiguousarray(vector, dtype=_VECTOR).tobytes()
 
 
+def _damaged(error: Exception, path: Path) -> StoreError:
+    return StoreError(f"{str(path)!r} is damaged ({error}); restore it from a backup, or export what is readable")
+
+
 def _translate(error: sqlite3.Error, path: Path) -> StoreError:
     """An SQLite error as the fuzzykv error a caller can act on."""
     name = getattr(error, "sqlite_errorname", "")
     where = str(path)
     if name == "SQLITE_FULL":
-        return StoreFullError(f"the disk holding {where!r} is full ({error}); free space and retry: nothing was written")
+        return StoreFullError(
+            f"the disk holding {where!r} is full ({error}); free space and retry: nothing was written"
+        )
     if name.startswith("SQLITE_READONLY") or name == "SQLITE_PERM":
-        return ReadOnlyStoreError(f"{where!r} cannot be written ({error}); check its permissions, or open it read_only=True")
+        return ReadOnlyStoreError(
+            f"{where!r} cannot be written ({error}); check its permissions, or open it read_only=True"
+        )
     if name.startswith("SQLITE_BUSY") or name.startswith("SQLITE_LOCKED"):
         return StoreError(f"{where!r} stayed locked by another writer for 30 s ({error}); retry when it is done")
+    if name.startswith("SQLITE_CORRUPT"):
+        return _damaged(error, path)
     if name.startswith("SQLITE_NOTADB"):
         return NotAStoreError(f"{where!r} is not a fuzzykv store ({error}); pick another path")
     if name.startswith("SQLITE_CANTOPEN"):
         return StoreError(f"cannot open {where!r} ({error}); check the path and its folder's permissions")
     return StoreError(f"{where!r}: {error}")
+
+
+def _check_text(text: str) -> None:
+    """Refuse, before writing, text that is not valid Unicode (lone surrogates cannot be stored as UTF-8)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as error:
+        raise NotTextError(
+            f"{text!r} holds a lone surrogate ({error.object[error.start:error.end]!r} at {error.start}), which is "
+            "not text a store can keep; decode your input with errors='replace' or fix it"
+        ) from error
+
+
+def _settings_json(settings: dict[str, Any], path: Path) -> str:
+    try:
+        return json.dumps(settings, sort_keys=True, allow_nan=False)
+    except (TypeError, ValueError) as error:
+        raise StoreError(
+            f"settings for {str(path)!r} cannot be saved as JSON ({error}); this is a fuzzykv bug"
+        ) from error
+
+
+def _int_field(meta: dict[str, str], name: str, path: Path) -> int:
+    """A meta entry that must be a non-negative 64-bit integer; anything else means a damaged file."""
+    text = meta.get(name)
+    try:
+        number = int(text) if isinstance(text, str) and text.isascii() and text.isdigit() else -1
+    except ValueError:
+        number = -1
+    if not 0 <= number <= _INT64_MAX:
+        raise StoreError(
+            f"{str(path)!r} holds a meta entry {name!r} of {text!r}, not a whole number; the store is damaged: "
+            "restore it from a backup"
+        )
+    return number
+
+
+def _create(path: Path) -> None:
+    """Create an empty store atomically: built whole beside ``path``, then linked into place.
+
+    A link never replaces a file, so when two processes create the same store at once the first
+    link wins and the other opens that store; no one ever sees a half-made store.
+    """
+    fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".new", dir=path.parent)
+    os.close(fd)
+    staging = Path(name)
+    try:
+        connection = sqlite3.connect(staging, isolation_level=None)
+        try:
+            connection.execute("PRAGMA journal_mode = DELETE")
+            connection.execute("BEGIN")
+            for statement in filter(str.strip, SCHEMA.split(";")):
+                connection.execute(statement)
+            connection.execute(
+                "INSERT INTO fuzzykv_meta (name, value) "
+                "VALUES ('format', ?), ('version', ?), ('epoch', '0'), ('seq', '0')",
+                (FORMAT, str(SCHEMA_VERSION)),
+            )
+            connection.execute("COMMIT")
+            connection.execute("PRAGMA journal_mode = WAL")  # recorded in the header: every opener uses WAL
+        finally:
+            connection.close()
+        staging.chmod(0o644)  # mkstemp makes it private; a store is a file like any other
+        _fsync(staging)
+        try:
+            os.link(staging, path)
+        except FileExistsError:
+            pass  # another process created it first: open theirs
+        _fsync(path.parent)
+    except sqlite3.Error as error:
+        raise _translate(error, path) from error
+    except PermissionError as error:
+        raise ReadOnlyStoreError(
+            f"cannot create a store at {str(path)!r}: its folder cannot be written ({error}); pick a writable folder"
+        ) from error
+    except OSError as error:
+        raise StoreError(f"cannot create a store at {str(path)!r} ({error}); check the path and free space") from error
+    finally:
+        staging.unlink(missing_ok=True)
+
+
+def _fsync(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _check_header(path: Path) -> None:
+    """Refuse, before SQLite opens it, a file that does not start as an SQLite database."""
+    try:
+        with open(path, "rb") as handle:
+            head = handle.read(len(SQLITE_HEADER))
+    except PermissionError as error:
+        raise ReadOnlyStoreError(f"cannot read {str(path)!r} ({error}); check its permissions") from error
+    except OSError as error:
+        raise StoreError(f"cannot read {str(path)!r} ({error}); check the path") from error
+    if head != SQLITE_HEADER:
+        what = "an empty file" if not head else f"a file starting {head[:8]!r}"
+        raise NotAStoreError(
+            f"{str(path)!r} is {what}, not a fuzzykv store (nor an SQLite database); it was left as it was: "
+            "pick another path, or delete the file to make a new store there"
+        )
+
+
+def _check_is_ours(path: Path) -> None:
+    """Look at an SQLite file's tables without locks, writes or side files: is it a fuzzykv store?
+
+    NOTE: ``immutable=1`` reads the main file only; our stores get their tables when they are
+    created (before WAL is on), so the schema is always there.
+    """
+    try:
+        try:
+            tables = _tables(f"{path.resolve().as_uri()}?mode=ro&immutable=1")
+        except sqlite3.DatabaseError:
+            if not path.with_name(path.name + "-wal").exists():
+                raise
+            # NOTE: a checkpoint cut short (a full disk, a kill) leaves the main file readable only
+            # together with its WAL: read both, as a reader of the store would.
+            tables = _tables(f"{path.resolve().as_uri()}?mode=ro")
+    except (sqlite3.Error, UnicodeDecodeError) as error:
+        raise NotAStoreError(
+            f"{str(path)!r} is not a readable fuzzykv store ({error}); it was left as it was: "
+            "restore it from a backup or pick another path"
+        ) from error
+    if "fuzzykv_meta" not in tables:
+        listed = ", ".join(sorted(str(t) for t in tables)) or "none"
+        raise NotAStoreError(
+            f"{str(path)!r} is an SQLite database of another program (tables: {listed}); it was left as it was: "
+            "a fuzzykv store needs its own file"
+        )
+
+
+def _tables(uri: str) -> set[str]:
+    connection = sqlite3.connect(uri, uri=True)
+    try:
+        return {row[0] for row in connection.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    finally:
+        connection.close()
+
+
+def _uri(path: Path, read_only: bool) -> tuple[str, bool]:
+    """The URI to open ``path`` with, and whether it is immutable (a read-only folder or medium).
+
+    A read-only open takes a writable connection (with ``query_only``) where it may, because only
+    that one removes its ``-wal``/``-shm`` on close; where the file or folder cannot be written, it
+    reads through the writer's side files if there are any, else the file as it is (immutable).
+    """
+    base = path.resolve().as_uri()
+    if not read_only:
+        return f"{base}?mode=rw", False
+    if os.access(path, os.W_OK) and os.access(path.parent, os.W_OK):
+        return f"{base}?mode=rw", False
+    if Path(f"{path}-wal").exists() and Path(f"{path}-shm").exists():
+        return f"{base}?mode=ro", False
+    return f"{base}?mode=ro&immutable=1", True

@@ -52,16 +52,17 @@ class SyncedPairs:
         with self.lock:
             self._check_open()
             store = self.store
+            rowids = None
             if store is not None and self._batch_depth:
-                self._store_rows(self._batch_seq, rows, deleted)
+                rowids = self._store_rows(self._batch_seq, rows, deleted)
             elif store is not None:
                 with store.transaction():
                     self._catch_up()
                     seq = store.next_seq()
-                    self._store_rows(seq, rows, deleted)
+                    rowids = self._store_rows(seq, rows, deleted)
                 self._position = (self._position[0], seq)
             if rows is not None:
-                self.pairs.set_many(rows.keys, rows.values, rows.key_vectors, rows.value_vectors)
+                self.pairs.set_many(rows.keys, rows.values, rows.key_vectors, rows.value_vectors, rowids=rowids)
             self.pairs.delete_many(deleted)
             self._on_touch((rows.keys if rows is not None else []) + list(deleted))
 
@@ -140,12 +141,12 @@ class SyncedPairs:
         self._apply(Changes(position, True, rows, []))
         self.store.changed_elsewhere()  # what was just read is current
 
-    def _store_rows(self, seq: int, rows: Rows | None, deleted: Sequence[str]) -> None:
+    def _store_rows(self, seq: int, rows: Rows | None, deleted: Sequence[str]) -> list[int] | None:
+        """Write to the file; the rowids of the pairs set (their places in the file's order)."""
         assert self.store is not None
-        if rows is not None:
-            self.store.put(seq, rows)
         if deleted:
             self.store.delete(seq, deleted)
+        return self.store.put(seq, rows) if rows is not None else None
 
     def _catch_up(self) -> None:
         """Apply what other connections committed since we last looked (nothing to read if none did).
@@ -161,8 +162,8 @@ class SyncedPairs:
         rows = changes.rows
         if changes.reload:
             self._replace(PairMatrix(self.dim, capacity=max(16, len(rows.keys))))
-        self.pairs.set_many(rows.keys, rows.values, rows.key_vectors, rows.value_vectors)
         self.pairs.delete_many(changes.deleted)
+        self.pairs.set_many(rows.keys, rows.values, rows.key_vectors, rows.value_vectors, rowids=rows.rowids)
         self._on_touch(rows.keys + changes.deleted)
         self._position = changes.position
 

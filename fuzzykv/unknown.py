@@ -12,15 +12,14 @@ import numpy as np
 from .embeddings import DEFAULT_NAME, Correction, Embeddings, Resolved, Resolver
 from .errors import InvalidOptionError
 from .settings import Unknown
+from .spelling import Corrector
 
-_correctors: weakref.WeakKeyDictionary[Embeddings, object] = weakref.WeakKeyDictionary()
+_correctors: weakref.WeakKeyDictionary[Embeddings, Corrector] = weakref.WeakKeyDictionary()
 _lock = threading.Lock()
 
 
-def corrector_for(embeddings: Embeddings) -> object:
+def corrector_for(embeddings: Embeddings) -> Corrector:
     """One spelling corrector per vocabulary and process, built (or read from the cache) on first use."""
-    from .spelling import Corrector
-
     with _lock:
         found = _correctors.get(embeddings)
         if found is None:
@@ -63,9 +62,9 @@ def resolver(embeddings: Embeddings, policy: Unknown, preferred: Callable[[], Co
             corrector = corrector_for(embeddings)
             keys = preferred()
             for i, word in enumerate(words):
-                found = corrector.correct(word, keys)  # type: ignore[attr-defined]
+                found = corrector.correct(word, keys)
                 row = None if found is None else embeddings.index_of(found.used)
-                if row is not None:
+                if found is not None and row is not None:
                     correction = Correction(word, found.used, int(found.distance))
                     out[i] = Resolved(np.asarray(embeddings.vectors[row], dtype=np.float32), correction)
         left = [i for i, found in enumerate(out) if found is None]

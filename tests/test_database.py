@@ -16,7 +16,8 @@ from fuzzykv import (
 )
 from fuzzykv.embeddings import Embeddings
 
-WRITEUP_TOP1 = {"rhombus": "shape", "parabola": "shape", "female": "gender", "seven": "number", "seventy": "gender", "cylinder": "toy"}
+WRITEUP_TOP1 = {"rhombus": "shape", "parabola": "shape", "female": "gender", "seven": "number", "seventy": "gender",
+                "cylinder": "toy"}
 
 
 @pytest.mark.parametrize("exact", [True, False])
@@ -157,7 +158,10 @@ def test_multi_word_keys_values_and_queries(glove: Embeddings) -> None:
     db = Database({"new york": "big city", "ice cream": "dessert", "tennis": "sport"})
     assert db.lookup("manhattan") == "big city"
     assert db.query("chocolate cake", exact=True)[0] == "dessert"
-    assert db.search("chocolate rhombuss", exact=True).ignored == ("rhombuss",)
+    corrected = db.search("chocolate rhombuss", exact=True)  # each word of a query is corrected on its own
+    assert corrected.ignored == () and [(c.typed, c.used) for c in corrected.corrections] == [("rhombuss", "rhombus")]
+    strict = Database({"new york": "big city", "ice cream": "dessert"}, unknown="error")
+    assert strict.search("chocolate rhombuss", exact=True).ignored == ("rhombuss",)
 
 
 def test_pairs_may_be_given_as_an_iterable_of_tuples(glove: Embeddings) -> None:
@@ -187,7 +191,8 @@ def test_bad_pairs_are_rejected_up_front(glove: Embeddings, pairs: object, error
     ("text", "error"),
     [("", EmptyTextError), ("   ", EmptyTextError), (None, NotTextError), (7, NotTextError), ("rhombuss", UnknownWordError)],
 )
-def test_bad_queries_get_their_documented_error(writeup_db: Database, text: object, error: type) -> None:
+def test_bad_queries_get_their_documented_error(glove: Embeddings, text: object, error: type) -> None:
+    writeup_db = Database(WRITEUP_PAIRS, unknown="error")
     for call in (writeup_db.query, writeup_db.search, writeup_db.nearest, writeup_db.lookup, writeup_db.classify):
         # query(None) and search(None) are calls with nothing to query, not calls with a non-string
         expected = EmptyTextError if text is None and call in (writeup_db.query, writeup_db.search) else error
@@ -271,7 +276,8 @@ def test_keys_sharing_a_value_still_give_k_answers(glove: Embeddings) -> None:
         assert db.query("cat", k=4, exact=exact) == db.query("cat", k=4, exact=True)
 
 
-ANIMALS_AND_VEHICLES = {"cat": "animal", "dog": "animal", "horse": "animal", "car": "vehicle", "truck": "vehicle", "bus": "vehicle"}
+ANIMALS_AND_VEHICLES = {"cat": "animal", "dog": "animal", "horse": "animal",
+                        "car": "vehicle", "truck": "vehicle", "bus": "vehicle"}
 
 
 def test_classify_is_the_similarity_weighted_knn_rule(glove: Embeddings) -> None:
@@ -310,4 +316,5 @@ def test_vector_arithmetic_and_composite_queries(glove: Embeddings) -> None:
     with pytest.raises(EmptyTextError):
         db.query()
     # as gensim's most_similar: a single string is one text
-    assert db.query(positive="king", negative="man", k=1, exact=True) == db.query(positive=["king"], negative=["man"], k=1, exact=True)
+    single = db.query(positive="king", negative="man", k=1, exact=True)
+    assert single == db.query(positive=["king"], negative=["man"], k=1, exact=True)

@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 import torch
 
-from fuzzykv import Database, InvalidOptionError, UnknownWordError
+from fuzzykv import Database, EmbeddingsError, InvalidOptionError, UnknownWordError
 from fuzzykv.embeddings import Embeddings
-from fuzzykv.encoders import WEIGHTS, CharEncoder, EncoderEmbeddings, default_char_encoder, encode, spell
+from fuzzykv.encoders import WEIGHTS, CharEncoder, default_char_encoder, encode, spell
 
 
 def trigram_encoder(texts: list[str]) -> np.ndarray:
@@ -102,7 +102,7 @@ def test_the_char_encoder_reads_spelling(glove: Embeddings) -> None:
 def test_unknown_chars_answers_misspellings_and_says_they_are_approximate(glove: Embeddings) -> None:
     pairs = {"one": "number", "cat": "animal", "sphere": "shape", "male": "gender"}
     with pytest.raises(UnknownWordError):
-        Database(pairs).query("rhombuss")
+        Database(pairs, unknown="error").query("rhombuss")
     db = Database(pairs, unknown="chars")
     result = db.search("rhombuss")
     assert result.spelled == ("rhombuss",) and result.approximate and len(result.candidates) == 5
@@ -116,3 +116,15 @@ def test_unknown_chars_needs_the_default_glove(glove_file: Path) -> None:
         Database({"said": "was"}, embeddings=glove_file, unknown="chars")
     with pytest.raises(InvalidOptionError, match="unknown must be one of"):
         Database({"cat": "animal"}, unknown="guess")  # type: ignore[arg-type]
+
+
+def test_damaged_char_encoder_weights_are_refused_before_torch_reads_them(tmp_path: Path) -> None:
+    copy = tmp_path / "char_encoder.pt"
+    copy.write_bytes(WEIGHTS.read_bytes())
+    (tmp_path / "char_encoder.pt.xxh3").write_text((WEIGHTS.parent / "char_encoder.pt.xxh3").read_text())
+    assert isinstance(CharEncoder.load(copy), CharEncoder)
+    data = bytearray(copy.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    copy.write_bytes(bytes(data))
+    with pytest.raises(EmbeddingsError, match="damaged"):
+        CharEncoder.load(copy)

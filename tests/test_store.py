@@ -16,6 +16,7 @@ from fuzzykv import (
     Database,
     InvalidOptionError,
     NotAStoreError,
+    NotTextError,
     ReadOnlyStoreError,
     StoreClosedError,
     StoreFullError,
@@ -87,7 +88,7 @@ def test_embeddings_of_another_dimension_name_both(glove: Embeddings, path: Path
     small.add_vectors(["red", "crimson"], np.random.default_rng(0).standard_normal((2, 10)).astype(np.float32))
     with Database.open(path, embeddings=small) as db:
         db["crimson"] = "red"
-    with pytest.raises(StoreSettingsError, match="cannot reload by itself"):
+    with pytest.raises(StoreSettingsError, match="never loads by itself.*pass the same embeddings"):
         Database.open(path)
     with pytest.raises(StoreSettingsError, match="10-dimensional vectors .* are 50-dimensional"):
         Database.open(path, embeddings=glove)
@@ -98,7 +99,9 @@ def test_embeddings_of_another_dimension_name_both(glove: Embeddings, path: Path
 def test_other_embeddings_of_the_same_dimension_are_refused(glove: Embeddings, glove_file: Path, path: Path) -> None:
     with Database.open(path, embeddings=glove_file) as db:
         db["said"] = "was"
-    with Database.open(path) as db:  # the file's path was kept, so it reloads by itself
+    with pytest.raises(StoreSettingsError, match="never loads by itself"):  # a store names no file to open
+        Database.open(path)
+    with Database.open(path, embeddings=glove_file) as db:
         assert db["said"] == "was" and db.embeddings.name == str(glove_file.resolve())
     with pytest.raises(StoreSettingsError, match="fingerprint"):
         Database.open(path, embeddings=glove)
@@ -151,7 +154,7 @@ def test_read_only_store_refuses_writes_and_keeps_reading(glove: Embeddings, pat
 def test_an_unwritable_file_is_a_read_only_error_and_nothing_changes(glove: Embeddings, path: Path) -> None:
     db = Database.open(path)
     db.update(COLORS)
-    db._store._db.execute("PRAGMA query_only = 1")  # what SQLite says of a file it may not write
+    db._synced.store._db.execute("PRAGMA query_only = 1")  # what SQLite says of a file it may not write
     with pytest.raises(ReadOnlyStoreError, match="cannot be written"):
         db["sky"] = "blue"
     assert dict(db) == COLORS
@@ -163,8 +166,8 @@ def test_an_unwritable_file_is_a_read_only_error_and_nothing_changes(glove: Embe
 def test_a_full_disk_is_a_clear_error_and_nothing_is_stored(glove: Embeddings, path: Path) -> None:
     db = Database.open(path)
     db.update(COLORS)
-    (pages,) = db._store._db.execute("PRAGMA page_count").fetchone()
-    db._store._db.execute(f"PRAGMA max_page_count = {pages}")  # the file may not grow: a full disk
+    (pages,) = db._synced.store._db.execute("PRAGMA page_count").fetchone()
+    db._synced.store._db.execute(f"PRAGMA max_page_count = {pages}")  # the file may not grow: a full disk
     many = {w: "word" for w in glove.words[5_000:7_000]}
     with pytest.raises(StoreFullError, match="full"):
         db.update(many)
@@ -379,3 +382,23 @@ def test_a_bad_option_leaves_no_store_behind(glove: Embeddings, path: Path, opti
     with pytest.raises(InvalidOptionError):
         Database.open(path, **options)
     assert not path.exists()
+
+
+@pytest.mark.parametrize(
+    "name", ["it's; DROP TABLE x;--.fkv", '"quoted"..fkv', "..fkv", "new\nline.fkv", "sp ace %20?#.fkv"]
+)
+def test_hostile_names_keys_and_values_round_trip(glove: Embeddings, tmp_path: Path, name: str) -> None:
+    """Issue 11 item 2: quotes, semicolons, '..', NUL and newlines through the public API."""
+    pairs = {"it's": "cat's; DROP TABLE fuzzykv_pairs;--", 'say "cat"': "dog\nball", ".. cat": "nul\x00dog"}
+    path = tmp_path / name
+    with Database.open(path, unknown_stored="chars") as db:  # words without a vector are guessed from spelling
+        db.update(pairs)
+        db["nul\x00cat"] = "dog"
+        del db["nul\x00cat"]
+        assert dict(db) == pairs
+    with Database.open(path) as again:
+        assert dict(again) == pairs and list(again) == list(pairs)
+    with pytest.raises(ValueError):  # a NUL in a path is refused by the OS layer before any file is touched
+        Database.open(tmp_path / "nul\x00.fkv")
+    with Database.open(path) as db, pytest.raises(NotTextError):  # refused before anything is written
+        db["lone \ud800 surrogate"] = "cat"

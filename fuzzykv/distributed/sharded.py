@@ -1,0 +1,390 @@
+"""The sharded store users hold: Database's methods over shard actors, merged exactly on the driver.
+
+Queries are embedded on the driver, sent to every shard in one call per shard for the whole batch,
+gathered with one ``ray.get``, merged by log-sum-exp (:meth:`Pipeline.merge`) and decoded once.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import ItemsView, Iterable, Iterator, Mapping, MutableMapping, Sequence, ValuesView
+from pathlib import Path
+from typing import Any, TypeVar
+
+import numpy as np
+import ray
+from typing_extensions import Unpack
+
+from ..arguments import as_dict, as_texts, composite, positive_int, similarity_bound
+from ..decode import HINT_VALUES
+from ..embeddings import Embedded, Embeddings
+from ..errors import EmptyDatabaseError, EmptyTextError, InvalidOptionError, StoreClosedError, StoreSettingsError
+from ..loading import EmbeddingsSpec, load_embeddings
+from ..pipeline import Answers, Part, Pipeline
+from ..results import Classification, Neighbour, QueryResult, vote
+from ..settings import Options, Settings, given_options
+from ..unknown import check_policy, resolver
+from .cluster import agreed, connect
+from .errors import gather
+from .layout import Manifest, shard_of
+from .shard import ShardActor, Stamp
+
+T = TypeVar("T")
+_EVERY_KEY = 2**31  # "list every key of the shard": Part.top is clamped to the shard's size
+_INLINE_BYTES = 100_000  # larger query batches go to the object store once, not once per shard
+
+
+class ShardedDatabase(MutableMapping[str, str]):
+    """A :class:`~fuzzykv.Database` whose keys are spread over ``shards`` Ray actors.
+
+    It answers as one ``Database`` holding the same pairs: the same words (only words whose
+    cosines tie within 1e-5 may swap), the same attention weights, blends within 1e-5.
+
+    :param pairs: str -> str, as a mapping or an iterable of (key, value) pairs.
+    :param shards: how many shard actors.
+    :param address: Ray to join when none runs in this process: ``None`` starts a local one,
+        ``"auto"`` or ``"ray://host:port"`` joins a cluster.
+    :param num_cpus: the CPU share each shard actor reserves (4 shards fit on 2 cores).
+    :param max_restarts, max_task_retries: Ray's, for shard actors and their (idempotent) reads.
+    :param timeout: seconds to wait for every shard's answer before :class:`ShardUnavailableError`.
+    :param options: as :class:`~fuzzykv.Database` (``similarity``, ``temperature``, ...);
+        ``answers="values"`` is not supported yet.
+    """
+
+    def __init__(
+        self,
+        pairs: Mapping[str, str] | Iterable[tuple[str, str]] = (),
+        *,
+        shards: int = 2,
+        settings: Settings | None = None,
+        embeddings: EmbeddingsSpec | None = None,
+        address: str | None = None,
+        num_cpus: float = 0.25,
+        max_restarts: int = 3,
+        max_task_retries: int = 3,
+        timeout: float | None = 60.0,
+        **options: Unpack[Options],
+    ) -> None:
+        chosen = _checked(Settings.from_options(settings, **options))
+        shards = positive_int("shards", shards)
+        pairs = as_dict(pairs)
+        self._start(None, embeddings, address, num_cpus, max_restarts, max_task_retries, timeout)
+        try:
+            self._spawn([None] * shards, chosen, {})
+            self.update(pairs)
+        except BaseException:
+            self.close()  # no shard actors left behind
+            raise
+
+    @classmethod
+    def open(
+        cls,
+        folder: str | os.PathLike[str],
+        *,
+        shards: int | None = None,
+        settings: Settings | None = None,
+        embeddings: EmbeddingsSpec | None = None,
+        address: str | None = None,
+        num_cpus: float = 0.25,
+        max_restarts: int = 3,
+        max_task_retries: int = 3,
+        timeout: float | None = 60.0,
+        **options: Unpack[Options],
+    ) -> ShardedDatabase:
+        """Open the sharded store in ``folder`` (one store file per shard and a manifest), creating it if new.
+
+        Writes are durable when they return, and a restarted shard reopens its file. Options given
+        must agree with the store's, as for :meth:`Database.open`.
+
+        :param shards: needed for a new folder; an existing one keeps its count.
+        :raises StoreSettingsError: another shard count, or options that disagree with the store's.
+        :raises NotAStoreError, StoreVersionError: a folder that is not a sharded store, or a newer one.
+        """
+        given = given_options(**options)
+        _checked(Settings.from_options(settings, **given))  # every option is checked before the folder is touched
+        if shards is not None:
+            positive_int("shards", shards)
+        where = Path(folder)
+        manifest = Manifest.read(where)
+        if manifest is None:
+            if shards is None:
+                raise InvalidOptionError(f"{str(where)!r} is a new sharded store: say how many shards with shards=N")
+            count = shards
+        else:
+            count = manifest.check_shards(shards, where)
+        where.mkdir(parents=True, exist_ok=True)
+        layout = Manifest(count, {}, "", "")
+        self = cls.__new__(cls)
+        self._start(where, embeddings, address, num_cpus, max_restarts, max_task_retries, timeout)
+        try:
+            self._spawn([str(layout.shard_path(where, n)) for n in range(count)], settings, given)
+            found = Manifest(count, self.settings.saved(), self.embeddings.name, self.embeddings.fingerprint)
+            if manifest is None:
+                found.write(where)
+            elif (manifest.settings, manifest.fingerprint) != (found.settings, found.fingerprint):
+                raise StoreSettingsError(
+                    f"{str(where)!r}: its manifest says settings {manifest.settings} and embeddings {manifest.embeddings!r}, "
+                    f"but its shard files say {found.settings} and {found.embeddings!r}; the folder was altered by hand"
+                )
+        except BaseException:
+            self.close()
+            raise
+        return self
+
+    def _start(self, folder: Path | None, embeddings: EmbeddingsSpec | None, address: str | None, num_cpus: float,
+               max_restarts: int, max_task_retries: int, timeout: float | None) -> None:
+        loaded = load_embeddings(embeddings)
+        self.embeddings: Embeddings = loaded
+        self.folder = folder
+        self._spec = embeddings
+        self._timeout = timeout
+        self._closed = False
+        self._lock = threading.Lock()
+        self._known: list[tuple[Stamp | None, frozenset[str]]] = []
+        self._actors: list[Any] = []
+        env = connect(address)
+        self._actor_options: dict[str, Any] = {
+            "num_cpus": num_cpus, "max_restarts": max_restarts, "max_task_retries": max_task_retries,
+            "runtime_env": {"env_vars": env},
+        }
+
+    def _spawn(self, paths: Sequence[str | None], settings: Settings | None, options: Mapping[str, Any]) -> None:
+        """One actor per shard; every shard must report the same settings and embeddings."""
+        self._actors = [ShardActor.options(**self._actor_options).remote(n, path, self._spec, settings, dict(options))
+                        for n, path in enumerate(paths)]
+        self._known = [(None, frozenset()) for _ in paths]
+        described = self._gather([actor.describe.remote() for actor in self._actors])
+        self.settings: Settings = _checked(agreed(described, self.embeddings))
+        check_policy(self.embeddings, self.settings.unknown, "unknown")
+        self._pipeline = Pipeline(self.embeddings, self.settings)
+
+    # -- plumbing -----------------------------------------------------------------------------------
+
+    @property
+    def actors(self) -> list[Any]:
+        """The shard actor handles, shard 0 first."""
+        return list(self._actors)
+
+    @property
+    def shards(self) -> int:
+        return len(self._actors)
+
+    def shard_of(self, key: str) -> int:
+        """The shard that owns ``key``."""
+        return shard_of(key, len(self._actors))
+
+    def _gather(self, refs: Sequence[Any]) -> list[Any]:
+        if self._closed:
+            raise StoreClosedError("this ShardedDatabase is closed; open a new one")
+        return gather(refs, self._actors, self._timeout)
+
+    def _owner(self, key: str) -> Any:
+        if self._closed:
+            raise StoreClosedError("this ShardedDatabase is closed; open a new one")
+        return self._actors[self.shard_of(key)]
+
+    # -- the mapping: exact keys, routed to the shard that owns them ----------------------------------
+
+    def __getitem__(self, key: str) -> str:
+        if not isinstance(key, str):
+            raise KeyError(key)
+        found, value = self._gather([self._owner(key).get.remote(key)])[0]
+        if not found:
+            raise KeyError(key)
+        return str(value)
+
+    def __contains__(self, key: object) -> bool:
+        return isinstance(key, str) and bool(self._gather([self._owner(key).contains.remote(key)])[0])
+
+    def __len__(self) -> int:
+        return sum(self._gather([actor.length.remote() for actor in self._actors]))
+
+    def __iter__(self) -> Iterator[str]:
+        """Keys shard by shard, each shard's in insertion order (there is no global order)."""
+        return iter([key for keys in self._gather([a.keys.remote() for a in self._actors]) for key in keys])
+
+    def items(self) -> ItemsView[str, str]:
+        return _Items(self)
+
+    def values(self) -> ValuesView[str]:
+        return _Values(self)
+
+    def _snapshot(self) -> list[tuple[str, str]]:
+        return [pair for pairs in self._gather([a.items.remote() for a in self._actors]) for pair in pairs]
+
+    def __setitem__(self, key: str, value: str) -> None:
+        self.update({key: value})
+
+    def __delitem__(self, key: str) -> None:
+        if not isinstance(key, str) or not self._gather([self._owner(key).delete.remote(key)])[0]:
+            raise KeyError(key)
+
+    def update(self, other: Mapping[str, str] | Iterable[tuple[str, str]] = (), /, **more: str) -> None:  # type: ignore[override]
+        """Set many pairs, one call per shard. Every pair is checked here first, so a bad pair
+        stores nothing anywhere; each shard's part is one transaction, but the shards commit
+        separately: a shard dying mid-update can leave other shards' parts written (not atomic
+        across shards; writing the same pairs again is safe)."""
+        pairs = as_dict(other)
+        pairs.update(more)
+        if not pairs:
+            return
+        self.embeddings.embed(list(pairs) + list(pairs.values()), strict=True,
+                              resolver=resolver(self.embeddings, self.settings.unknown_stored, self._words_of_keys))
+        groups: dict[int, dict[str, str]] = {}
+        for key, value in pairs.items():
+            groups.setdefault(self.shard_of(key), {})[key] = value
+        self._gather([self._actors[number].update.remote(group) for number, group in groups.items()])
+
+    def clear(self) -> None:
+        """Delete every pair: one transaction per shard (not atomic across shards)."""
+        self._gather([actor.clear.remote() for actor in self._actors])
+
+    def close(self) -> None:
+        """Close every shard's store file and end the shard actors; later calls raise
+        :class:`StoreClosedError`. Safe to call twice. The Ray it runs on keeps running."""
+        if self._closed:
+            return
+        try:
+            ray.get([actor.close.remote() for actor in self._actors], timeout=self._timeout)
+        except Exception:  # noqa: BLE001 - a dead shard has nothing left to close
+            pass
+        finally:
+            for actor in self._actors:
+                ray.kill(actor, no_restart=True)
+            self._closed = True
+
+    def __enter__(self) -> ShardedDatabase:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        where = f"{str(self.folder)!r}, " if self.folder is not None else ""
+        state = "closed, " if self._closed else ""
+        return (f"ShardedDatabase({where}{state}shards={len(self._actors)}, embeddings={self.embeddings.name!r}, "
+                f"similarity={self.settings.similarity!r}, temperature={self.settings.temperature})")
+
+    @property
+    def similarity(self) -> str:
+        return self.settings.similarity
+
+    @property
+    def temperature(self) -> float:
+        assert self.settings.temperature is not None
+        return self.settings.temperature
+
+    # -- fuzzy reads: one call per shard, one merge, one decode ----------------------------------------
+
+    def query(self, text: str | None = None, k: int = 5, *, exact: bool = False, min_similarity: float | None = None,
+              positive: str | Sequence[str] = (), negative: str | Sequence[str] = ()) -> list[str]:
+        """As :meth:`Database.query`."""
+        return self.search(text, k=k, exact=exact, attention_k=1, min_similarity=min_similarity,
+                           positive=positive, negative=negative).words
+
+    def query_batch(self, texts: Sequence[str], k: int = 5, *, exact: bool = False,
+                    min_similarity: float | None = None) -> list[list[str]]:
+        """As :meth:`Database.query_batch`: one call per shard for the whole batch, one decode."""
+        threshold = similarity_bound(min_similarity)
+        k = positive_int("k", k)
+        embedded = self._embed_queries(as_texts(texts, "query_batch"))
+        answers = self._answer(embedded.vectors, k, bool(exact), 1)
+        return [answers.words_of(i, threshold) for i in range(len(texts))]
+
+    def search(self, text: str | None = None, k: int = 5, *, exact: bool = False, attention_k: int | None = None,
+               min_similarity: float | None = None, positive: str | Sequence[str] = (),
+               negative: str | Sequence[str] = ()) -> QueryResult:
+        """As :meth:`Database.search`; ``attention_k=None`` brings every key's weight from every shard."""
+        threshold = similarity_bound(min_similarity)
+        k = positive_int("k", k)
+        if attention_k is not None:
+            positive_int("attention_k", attention_k)
+        plus, minus = as_texts(positive, "positive"), as_texts(negative, "negative")
+        if plus or minus:
+            embedded = composite(self._embed_queries, ([text] if text is not None else []) + plus, minus)
+        elif text is None:
+            raise EmptyTextError("expected a text, or positive=[...] and/or negative=[...]; got nothing to query")
+        else:
+            embedded = self._embed_queries([text])
+        answers = self._answer(embedded.vectors, k, bool(exact), attention_k)
+        shown = text if text is not None else " + ".join(plus) + "".join(f" - {n}" for n in minus)
+        return answers.result(0, shown, embedded, threshold)
+
+    def nearest(self, text: str, k: int = 3) -> list[Neighbour]:
+        """As :meth:`Database.nearest`: each shard's ``k`` nearest, merged by similarity."""
+        k = positive_int("k", k)
+        vector = self._embed_queries([text]).vectors[0]
+        found = self._gather([actor.nearest.remote(vector, k) for actor in self._actors])
+        merged = sorted((n for listed in found for n in listed), key=lambda n: -n.similarity)
+        return [Neighbour(*n) for n in merged[:k]]
+
+    def lookup(self, text: str, default: T | None = None, min_similarity: float | None = None) -> str | T | None:
+        """As :meth:`Database.lookup`: an equal key (asked of its own shard) wins, else the nearest key's value."""
+        threshold = similarity_bound(min_similarity)
+        if isinstance(text, str) and text.strip():
+            found, value = self._gather([self._owner(text).get.remote(text)])[0]
+            if found:
+                return str(value)
+        nearest = self.nearest(text, k=1)
+        return nearest[0].value if nearest and nearest[0].similarity >= threshold else default
+
+    def classify(self, text: str, k: int = 5) -> Classification:
+        """As :meth:`Database.classify`: the ``k`` nearest keys vote for their values by similarity."""
+        neighbours = self.nearest(text, k=k)
+        if not neighbours:
+            raise EmptyDatabaseError("the store holds no pairs, so there is nothing to classify by; add pairs first")
+        return vote(neighbours)
+
+    def parts(self, vectors: np.ndarray, top: int) -> list[Part]:
+        """Every non-empty shard's attention for (b, dim) query vectors: one call per shard, one ``ray.get``."""
+        vectors = np.asarray(vectors, dtype=np.float32)
+        sent: Any = ray.put(vectors) if vectors.nbytes > _INLINE_BYTES else vectors
+        parts = [p for p in self._gather([actor.part.remote(sent, top) for actor in self._actors]) if p is not None]
+        if not parts:
+            raise EmptyDatabaseError("the store holds no pairs, so a query has nothing to attend to; add pairs first")
+        return parts
+
+    def _answer(self, vectors: np.ndarray, k: int, exact: bool, attention_k: int | None) -> Answers:
+        top = max(HINT_VALUES, attention_k) if attention_k is not None else _EVERY_KEY
+        return self._pipeline.merge(self.parts(vectors, top), k, exact, attention_k)
+
+    # -- text -> vectors, on the driver ------------------------------------------------------------
+
+    def _embed_queries(self, texts: Sequence[object]) -> Embedded:
+        return self.embeddings.embed(texts, strict=False,
+                                     resolver=resolver(self.embeddings, self.settings.unknown, self._words_of_keys))
+
+    def _words_of_keys(self) -> frozenset[str]:
+        """Every shard's key words (spelling correction prefers them), fetched only from shards
+        whose keys changed since last asked."""
+        with self._lock:
+            answers = self._gather([a.key_words.remote(known) for a, (known, _) in zip(self._actors, self._known)])
+            for number, (stamp, words) in enumerate(answers):
+                if words is not None:
+                    self._known[number] = (stamp, words)
+            return frozenset().union(*(words for _, words in self._known))
+
+
+class _Items(ItemsView[str, str]):
+    _mapping: ShardedDatabase
+
+    def __iter__(self) -> Iterator[tuple[str, str]]:
+        return iter(self._mapping._snapshot())
+
+
+class _Values(ValuesView[str]):
+    _mapping: ShardedDatabase
+
+    def __iter__(self) -> Iterator[str]:
+        return (value for _, value in self._mapping._snapshot())
+
+
+def _checked(settings: Settings) -> Settings:
+    """Settings a sharded store supports, with ``answers`` made definite (word vectors: the vocabulary)."""
+    if settings.answers == "values":
+        raise InvalidOptionError(
+            "answers='values' is not supported by ShardedDatabase yet (it decodes against every distinct stored "
+            "value, which live on the shards); use answers='vocabulary', or a Database"
+        )
+    return settings if settings.answers is not None else settings.replace(answers="vocabulary")

@@ -1,0 +1,168 @@
+"""The JSON the service takes and gives: one pydantic model per request and response body.
+
+The field names are the contract (the client, :mod:`fuzzykv.client`, reads the same names). Request
+models are strict (no "5" for 5) and forbid unknown fields, so a misspelt option is a 422, not
+silently ignored. The service's limits (:data:`fuzzykv.serve.config.LIMITS`) are part of the schema.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+from .config import LIMITS
+
+Text = Annotated[str, StringConstraints(max_length=LIMITS.max_text_chars)]
+K = Annotated[int, Field(le=LIMITS.max_k, description=f"How many; at most {LIMITS.max_k}.")]
+
+
+class Request(BaseModel):
+    model_config = ConfigDict(strict=True, extra="forbid")
+
+
+# -- pairs ------------------------------------------------------------------------------------
+
+
+class ValueBody(Request):
+    value: Text
+
+
+class Pair(BaseModel):
+    key: str
+    value: str
+
+
+class PairPage(BaseModel):
+    pairs: list[Pair]
+    next: str | None = Field(description="Pass as ?after= for the next page; null on the last page.")
+
+
+class PairBatch(Request):
+    pairs: Annotated[list[Pair], Field(max_length=LIMITS.max_batch)]
+
+
+class Written(BaseModel):
+    written: int
+
+
+# -- queries ----------------------------------------------------------------------------------
+
+
+class QueryBody(Request):
+    text: Text | None = None
+    k: K = 5
+    exact: bool = False
+    min_similarity: float | None = None
+    positive: Annotated[list[Text], Field(max_length=LIMITS.max_batch)] = []
+    negative: Annotated[list[Text], Field(max_length=LIMITS.max_batch)] = []
+    attention_k: K = Field(10, description="How many of the heaviest keys to list under attention.")
+    vector: bool = Field(False, description="Also send the blended value vector that was decoded.")
+
+
+class QueryBatchBody(Request):
+    texts: Annotated[list[Text], Field(max_length=LIMITS.max_batch)]
+    k: K = 5
+    exact: bool = False
+    min_similarity: float | None = None
+    attention_k: K = 10
+
+
+class Candidate(BaseModel):
+    word: str
+    similarity: float
+
+
+class Weight(BaseModel):
+    key: str
+    weight: float
+
+
+class CorrectionOut(BaseModel):
+    typed: str
+    used: str
+    distance: int
+
+
+class QueryAnswer(BaseModel):
+    text: str
+    words: list[str]
+    candidates: list[Candidate]
+    attention: list[Weight]
+    best_similarity: float | None = Field(description="The closest key's cosine; null for no key.")
+    ignored: list[str]
+    spelled: list[str]
+    approximate: bool
+    corrections: list[CorrectionOut] | None = None
+    vector: list[float] | None = None
+
+
+class QueryBatchAnswer(BaseModel):
+    results: list[QueryAnswer]
+
+
+class LookupBody(Request):
+    text: Text
+    min_similarity: float | None = None
+
+
+class LookupAnswer(BaseModel):
+    value: str | None
+    key: str | None
+    similarity: float | None
+
+
+class NearestBody(Request):
+    text: Text
+    k: K = 3
+
+
+class NeighbourOut(BaseModel):
+    key: str
+    value: str
+    similarity: float
+
+
+class NearestAnswer(BaseModel):
+    neighbours: list[NeighbourOut]
+
+
+class ClassifyBody(Request):
+    text: Text
+    k: K = 5
+
+
+class Score(BaseModel):
+    value: str
+    share: float
+
+
+class ClassifyAnswer(BaseModel):
+    label: str
+    scores: list[Score]
+    neighbours: list[NeighbourOut]
+
+
+# -- the service --------------------------------------------------------------------------------
+
+
+class Health(BaseModel):
+    status: str
+
+
+class Info(BaseModel):
+    pairs: int
+    dimension: int
+    settings: dict[str, Any]
+    read_only: bool
+    version: str
+    limits: dict[str, int]
+
+
+class ErrorDetail(BaseModel):
+    type: str = Field(description="The fuzzykv error class, or ValidationError, AuthenticationError, ...")
+    message: str
+
+
+class ErrorBody(BaseModel):
+    error: ErrorDetail

@@ -1,0 +1,80 @@
+"""``/v1/pairs``: the store as a mapping, exact keys like a dict. Keys go in the path, URL-encoded."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Path, Query, Response
+
+from ...errors import InvalidOptionError
+from ..auth import require_token
+from ..config import LIMITS
+from ..errors import MissingKeyError
+from ..models import Pair, PairBatch, PairPage, ValueBody, Written
+from ..state import Store, writable
+
+router = APIRouter(prefix="/v1", tags=["pairs"], dependencies=[Depends(require_token)])
+# {key:path}: a key may hold slashes; every other character arrives URL-decoded.
+Key = Annotated[str, Path(max_length=LIMITS.max_text_chars, description="The key, URL-encoded.")]
+
+
+@router.get("/pairs", response_model=PairPage)
+def list_pairs(
+    db: Store,
+    after: Annotated[str | None, Query(description="The last key of the previous page.")] = None,
+    limit: Annotated[int, Query(ge=1, le=LIMITS.max_page)] = 100,
+) -> PairPage:
+    """A page of pairs in the store's order (insertion order); follow ``next`` for the next page."""
+    keys = list(db.keys())
+    start = 0
+    if after is not None:
+        try:
+            start = keys.index(after) + 1
+        except ValueError:
+            raise InvalidOptionError(
+                f"after={after!r} is not a key of the store (deleted since the last page?); start again without after"
+            ) from None
+    page: list[Pair] = []
+    end = start
+    while end < len(keys) and len(page) < limit:
+        try:
+            page.append(Pair(key=keys[end], value=db[keys[end]]))
+        except KeyError:  # deleted since the keys were listed
+            pass
+        end += 1
+    more = end < len(keys)
+    return PairPage(pairs=page, next=page[-1].key if page and more else None)
+
+
+@router.post("/pairs:batch", response_model=Written, dependencies=[Depends(writable)])
+def write_batch(body: PairBatch, db: Store) -> Written:
+    """Set many pairs in one transaction: all are stored, or none (a later duplicate key wins)."""
+    pairs = {pair.key: pair.value for pair in body.pairs}
+    db.update(pairs)
+    return Written(written=len(pairs))
+
+
+@router.put("/pairs/{key:path}", response_model=Pair, dependencies=[Depends(writable)])
+def put_pair(body: ValueBody, key: Key, db: Store) -> Pair:
+    """Set one pair; it is on disk when this answers."""
+    db[key] = body.value
+    return Pair(key=key, value=body.value)
+
+
+@router.get("/pairs/{key:path}", response_model=Pair, responses={404: {"description": "No pair has this key."}})
+def get_pair(key: Key, db: Store) -> Pair:
+    """The value of exactly this key (no fuzzy matching: that is /v1/lookup)."""
+    try:
+        return Pair(key=key, value=db[key])
+    except KeyError:
+        raise MissingKeyError(key) from None
+
+
+@router.delete("/pairs/{key:path}", status_code=204, response_class=Response, dependencies=[Depends(writable)])
+def delete_pair(key: Key, db: Store) -> Response:
+    """Delete one pair; 404 if there is none."""
+    try:
+        del db[key]
+    except KeyError:
+        raise MissingKeyError(key) from None
+    return Response(status_code=204)

@@ -1,0 +1,35 @@
+"""What a request reaches: the open store and the service's configuration, as FastAPI dependencies."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from ..database import Database
+from ..errors import ReadOnlyStoreError
+from .config import ServeConfig
+
+
+async def database(request: Request) -> Database:
+    """The store this worker process opened at start-up."""
+    db: Database = request.app.state.database
+    return db
+
+
+async def config(request: Request) -> ServeConfig:
+    served: ServeConfig = request.app.state.config
+    return served
+
+
+async def writable(request: Request) -> None:
+    """403 for a write to a service started with ``--read-only``."""
+    if request.app.state.config.read_only:
+        raise ReadOnlyStoreError(
+            "this service is read-only (started with --read-only); send writes to a service started without it"
+        )
+
+
+#: Endpoint parameters: ``db: Store`` is the open store, ``served: Config`` the configuration.
+Store = Annotated[Database, Depends(database)]
+Config = Annotated[ServeConfig, Depends(config)]
