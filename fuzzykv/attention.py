@@ -46,28 +46,44 @@ class Attention:
     Scores are the cosine similarity (``"cosine"``) or the raw dot product of the vectors
     (``"dot"``, the write-up's), divided by ``temperature``: a lower temperature puts more weight on
     the closest keys. ``None`` takes the default temperature of the similarity.
+
+    With cosine similarity a key's score also counts how close its value is to the query:
+    ``(cos(q, key) + value_weight * cos(q, value)) / temperature``. Summed per value, that weighs
+    each distinct value by the log-sum-exp of its keys' scores plus its own similarity, so a value
+    that several close keys back, and that means something near the query, outweighs thousands of
+    middling keys in a large store (benchmarks/categories.py).
     """
 
     similarity: Similarity = "cosine"
     temperature: float | None = None
+    value_weight: float | None = None
 
     def __post_init__(self) -> None:
-        checked = Settings(similarity=self.similarity, temperature=self.temperature)  # one place checks options
+        checked = Settings(similarity=self.similarity, temperature=self.temperature,  # one place checks options
+                           **({} if self.value_weight is None else {"value_weight": self.value_weight}))
         object.__setattr__(self, "temperature", checked.temperature)
+        object.__setattr__(self, "value_weight", checked.value_weight if self.similarity == "cosine" else 0.0)
 
     @classmethod
     def of(cls, settings: Settings) -> Attention:
-        return cls(settings.similarity, settings.temperature)
+        return cls(settings.similarity, settings.temperature, settings.value_weight)
 
-    def logits(self, scores: Scores) -> torch.Tensor:
+    @property
+    def uses_values(self) -> bool:
+        """Whether scores need the values' cosines to the query."""
+        return bool(self.value_weight)
+
+    def logits(self, scores: Scores, value_cosines: torch.Tensor | None = None) -> torch.Tensor:
         """(b, n) scaled scores: what the softmax is taken over."""
         chosen = scores.cosine if self.similarity == "cosine" else scores.dot
-        assert self.temperature is not None
+        assert self.temperature is not None and self.value_weight is not None
+        if self.value_weight and value_cosines is not None:
+            chosen = chosen + self.value_weight * value_cosines
         return chosen / self.temperature
 
-    def weights(self, scores: Scores) -> torch.Tensor:
+    def weights(self, scores: Scores, value_cosines: torch.Tensor | None = None) -> torch.Tensor:
         """(b, n) weights over the keys, each row summing to 1 (torch's softmax subtracts the maximum)."""
-        return torch.softmax(self.logits(scores), dim=-1)
+        return torch.softmax(self.logits(scores, value_cosines), dim=-1)
 
     @staticmethod
     def blend(weights: torch.Tensor, values: torch.Tensor) -> torch.Tensor:

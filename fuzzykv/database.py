@@ -18,8 +18,8 @@ from .encoders import Encoder, EncoderEmbeddings
 from .errors import EmptyDatabaseError, EmptyTextError, InvalidOptionError
 from .identity import PROBES, StoreRecord, embeddings_for, record_of
 from .loading import EmbeddingsSpec
-from .pipeline import Part, Pipeline
-from .results import Classification, Neighbour, QueryResult, vote
+from .pipeline import CLASSIFY_KEYS, Part, Pipeline
+from .results import Classification, Neighbour, QueryResult
 from .settings import Options, Settings, given_options
 from .store import Rows, Store
 from .synced import SyncedPairs
@@ -281,12 +281,16 @@ class Database(MutableMapping[str, str]):
         return answers.result(0, shown, embedded, threshold)
 
     def classify(self, text: str, k: int = 5) -> Classification:
-        """The k-nearest-neighbour rule over the stored keys: each of the ``k`` nearest keys votes
-        for its value with its cosine similarity (negative similarities count as none)."""
-        neighbours = self.nearest(text, k=k)
-        if not neighbours:
-            raise EmptyDatabaseError("the store holds no pairs, so there is nothing to classify by; add pairs first")
-        return vote(neighbours)
+        """The value the query's attention favours: each distinct value scores the attention its keys
+        carry (with cosine similarity, the log-sum-exp of its keys' scores plus its own similarity to
+        the query), as ``query`` blends them. ``neighbours`` lists the ``k`` nearest keys."""
+        k = positive_int("k", k)
+        vector = self._embed_queries([text]).vectors
+        with self._synced.reading() as pairs:
+            if not len(pairs):
+                raise EmptyDatabaseError("the store holds no pairs, so there is nothing to classify by; add pairs first")
+            scores = Pipeline.votes([self._pipeline.part(pairs, vector, CLASSIFY_KEYS)])[0]
+        return Classification(label=scores[0][0], scores=scores, neighbours=self.nearest_to(vector[0], k))
 
     def nearest(self, text: str, k: int = 3) -> list[Neighbour]:
         """Exact k-nearest neighbours among the keys: (key, value, cosine similarity), nearest first."""

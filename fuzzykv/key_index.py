@@ -13,20 +13,21 @@ import numpy as np
 from annoy import AnnoyIndex
 
 from .annoy_index import build_angular
+from .attention import Attention
 from .matrix import PairMatrix
 
 #: Annoy's build and search effort over the keys; chosen with benchmarks/store_size.py (agreement
 #: with full attention on a 1,000,000-key store).
-KEY_TREES = 10
-KEY_SEARCH_K = 4_000
+KEY_TREES = 16
+KEY_SEARCH_K = 10_000
 REBUILD_FRACTION = 0.1
 
 
 class KeyIndex:
     """Candidate rows of a :class:`PairMatrix` for a query: annoy's nearest keys plus every recent write."""
 
-    def __init__(self, dim: int, n_trees: int = KEY_TREES, search_k: int = KEY_SEARCH_K) -> None:
-        self._dim = dim
+    def __init__(self, attention: Attention, n_trees: int = KEY_TREES, search_k: int = KEY_SEARCH_K) -> None:
+        self._attention = attention
         self._n_trees = n_trees
         self._search_k = search_k
         self._index: AnnoyIndex | None = None
@@ -51,11 +52,30 @@ class KeyIndex:
             if self._index is None or len(self._written) > REBUILD_FRACTION * max(len(pairs), 1):
                 self._build(pairs)
             assert self._index is not None
-            found = self._index.get_nns_by_vector(query, count, search_k=max(self._search_k, count))
+            found = self._index.get_nns_by_vector(self._probe(query), count, search_k=max(self._search_k, count))
             keys = [self._keys[i] for i in found if self._keys[i] not in self._written]
             keys.extend(key for key in self._written if key in pairs)
         return np.fromiter((pairs.row_of(key) for key in keys), dtype=np.int64, count=len(keys))
 
     def _build(self, pairs: PairMatrix) -> None:
-        index = build_angular(pairs.key_vectors, self._n_trees)
+        index = build_angular(self._items(pairs), self._n_trees, metric="dot")
         self._index, self._keys, self._written = index, list(pairs.row_keys), set()
+
+    def _items(self, pairs: PairMatrix) -> np.ndarray:
+        """Vectors whose inner product with the probe orders keys as the attention's logits do.
+
+        Cosine attention scores ``unit(q) . (unit(k) + value_weight * unit(v))``; dot attention ``q . k``.
+        """
+        if self._attention.similarity == "dot":
+            return pairs.key_vectors
+        tiny = np.finfo(np.float32).tiny
+        items = pairs.key_vectors / np.maximum(pairs.key_norms, tiny)[:, None]
+        if self._attention.value_weight:
+            items = items + self._attention.value_weight * pairs.value_vectors / np.maximum(pairs.value_norms, tiny)[:, None]
+        return np.ascontiguousarray(items, dtype=np.float32)
+
+    def _probe(self, query: np.ndarray) -> np.ndarray:
+        if self._attention.similarity == "dot":
+            return query
+        norm = float(np.linalg.norm(query))
+        return query / norm if norm > 0 else query

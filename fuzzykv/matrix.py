@@ -28,6 +28,7 @@ class PairMatrix:
         self.row_keys: list[str] = []
         self._key_vectors = np.empty((capacity, dim), dtype=np.float32)
         self._key_norms = np.empty(capacity, dtype=np.float32)
+        self._value_norms = np.empty(capacity, dtype=np.float32)
         self._value_vectors = np.empty((capacity, dim), dtype=np.float32)
         self.version = 0  # bumped by every write: what is derived from the pairs can tell it is stale
 
@@ -69,6 +70,10 @@ class PairMatrix:
         return self._key_norms[: len(self)]
 
     @property
+    def value_norms(self) -> np.ndarray:
+        return self._value_norms[: len(self)]
+
+    @property
     def value_vectors(self) -> np.ndarray:
         return self._value_vectors[: len(self)]
 
@@ -104,6 +109,7 @@ class PairMatrix:
             rows[position] = row
         self._key_vectors[rows] = key_vectors
         self._key_norms[rows] = np.linalg.norm(key_vectors, axis=1) if len(keys) else 0
+        self._value_norms[rows] = np.linalg.norm(value_vectors, axis=1) if len(keys) else 0
         self._value_vectors[rows] = value_vectors
 
     def delete_many(self, keys: Iterable[str]) -> None:
@@ -122,6 +128,7 @@ class PairMatrix:
                 self._row_of[moved] = row
                 self._key_vectors[row] = self._key_vectors[last]
                 self._key_norms[row] = self._key_norms[last]
+                self._value_norms[row] = self._value_norms[last]
                 self._value_vectors[row] = self._value_vectors[last]
 
     def _reserve(self, needed: int) -> None:
@@ -130,7 +137,7 @@ class PairMatrix:
             return
         capacity = max(needed, 2 * capacity)
         # New arrays, not resized ones: a query still holding views of the old rows stays valid.
-        for name in ("_key_vectors", "_value_vectors", "_key_norms"):
+        for name in ("_key_vectors", "_value_vectors", "_key_norms", "_value_norms"):
             old = getattr(self, name)
             new = np.empty((capacity, *old.shape[1:]), dtype=old.dtype)
             new[: len(self)] = old[: len(self)]

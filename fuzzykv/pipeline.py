@@ -23,6 +23,10 @@ from .matrix import PairMatrix
 from .results import QueryResult
 from .settings import Settings
 
+#: The heaviest keys whose attention ``classify`` sums per value: past these, weights at the
+#: default temperature are negligible (and a store of fewer keys is counted whole).
+CLASSIFY_KEYS = 256
+
 
 @dataclass(frozen=True)
 class Attended:
@@ -102,7 +106,7 @@ class Pipeline:
         self.settings = settings
         self.attention = Attention.of(settings)
         self.device = torch_device(settings.device)
-        self.key_index = KeyIndex(embeddings.dim) if settings.attend_to == "index" else None
+        self.key_index = KeyIndex(self.attention) if settings.attend_to == "index" else None
         words = embeddings.vocabulary if isinstance(embeddings, EncoderEmbeddings) else embeddings
         index_settings = IndexSettings(settings.vocabulary_size, settings.n_trees, settings.search_k)
         self.index: VocabularyIndex | None = vocabulary_index(words, index_settings) if words is not None else None
@@ -164,6 +168,20 @@ class Pipeline:
             [logits for _, logits in attended.top], [pairs.value_vectors[rows] for rows, _ in attended.top],
         )
 
+    @classmethod
+    def votes(cls, parts: Sequence[Part]) -> list[list[tuple[str, float]]]:
+        """Per query, each value of the listed keys with the attention its keys carry (shares of the
+        listed keys' weight, largest first): the attention rule as a classifier."""
+        out = []
+        for i, weights in enumerate(cls.top_weights([p.as_attended() for p in parts])):
+            values = [value for p in parts for value in p.values[i]]
+            mass: dict[str, float] = {}
+            for value, weight in zip(values, weights.tolist()):
+                mass[value] = mass.get(value, 0.0) + weight
+            total = sum(mass.values()) or 1.0
+            out.append(sorted(((value, share / total) for value, share in mass.items()), key=lambda item: -item[1]))
+        return out
+
     @staticmethod
     def top_weights(parts: Sequence[Attended]) -> list[np.ndarray]:
         """Per query, the weights of the listed keys of ``parts`` (in their order), as shares of the whole softmax."""
@@ -215,14 +233,19 @@ class Pipeline:
     def _attend_rows(self, pairs: PairMatrix, queries: np.ndarray, rows: np.ndarray | None, top: int) -> Attended:
         """Attention over ``rows`` of ``pairs`` (``None``: every row): one read of their keys and values."""
         if rows is None:
-            keys, norms, values = pairs.key_vectors, pairs.key_norms, pairs.value_vectors
+            keys, norms, values, value_norms = pairs.key_vectors, pairs.key_norms, pairs.value_vectors, pairs.value_norms
         else:
-            keys, norms, values = pairs.key_vectors[rows], pairs.key_norms[rows], pairs.value_vectors[rows]
+            keys, norms = pairs.key_vectors[rows], pairs.key_norms[rows]
+            values, value_norms = pairs.value_vectors[rows], pairs.value_norms[rows]
         device = self.device
-        scores = score(torch.from_numpy(queries).to(device), torch.from_numpy(keys).to(device),
-                       torch.from_numpy(norms).to(device))
-        logits = self.attention.logits(scores)
-        partial = Partial.of(logits, torch.from_numpy(values).to(device))
+        query = torch.from_numpy(queries).to(device)
+        value_tensor = torch.from_numpy(values).to(device)
+        scores = score(query, torch.from_numpy(keys).to(device), torch.from_numpy(norms).to(device))
+        value_cosines = None
+        if self.attention.uses_values:
+            value_cosines = score(query, value_tensor, torch.from_numpy(value_norms).to(device)).cosine
+        logits = self.attention.logits(scores, value_cosines)
+        partial = Partial.of(logits, value_tensor)
         best_key = scores.cosine.max(dim=-1).values.cpu().numpy()
         heaviest = torch.topk(logits, min(top, logits.shape[1]), dim=-1, sorted=True)
         chosen = heaviest.indices.cpu().numpy()

@@ -68,16 +68,3 @@ class Classification:
     scores: list[tuple[str, float]]
     neighbours: list[Neighbour]
 
-
-def vote(neighbours: list[Neighbour]) -> Classification:
-    """The k-nearest-neighbour rule: each neighbour votes for its value with its cosine similarity
-    (negative similarities count as none; if every neighbour points away, each counts once)."""
-    weights = [max(n.similarity, 0.0) for n in neighbours]
-    if sum(weights) <= 0:
-        weights = [1.0] * len(neighbours)
-    votes: dict[str, float] = {}
-    for neighbour, weight in zip(neighbours, weights):
-        votes[neighbour.value] = votes.get(neighbour.value, 0.0) + weight
-    total = sum(weights)
-    scores = sorted(((label, share / total) for label, share in votes.items()), key=lambda item: -item[1])
-    return Classification(label=scores[0][0], scores=scores, neighbours=neighbours)

@@ -26,9 +26,12 @@ ATTEND_TO: tuple[str, ...] = get_args(AttendTo)
 ANSWERS: tuple[str, ...] = get_args(Answers)
 UNKNOWN: tuple[str, ...] = get_args(Unknown)
 
-#: Per similarity: cosine's was chosen on the labelled lookup benchmark (benchmarks/quality.py,
-#: figures in README.md); dot's 1.0 keeps the write-up's raw dot-product scores.
-DEFAULT_TEMPERATURES: dict[str, float] = {"cosine": 0.05, "dot": 1.0}
+#: Per similarity: dot's 1.0 keeps the write-up's raw dot-product scores.
+DEFAULT_TEMPERATURES: dict[str, float] = {"cosine": 0.03, "dot": 1.0}
+#: With cosine attention, how much a key's score counts its value's own similarity to the query.
+#: The temperature 0.03 and this weight were chosen on held-out splits of three category sources
+#: (benchmarks/categories.py, figures in README.md); dot attention, the write-up's, has no value term.
+DEFAULT_VALUE_WEIGHT = 1.0
 
 #: Chosen on decoded vectors of random stores (benchmarks/annoy_recall.py): recall@5 against
 #: exact >= 0.95 with margin, as tests/test_decode.py checks.
@@ -79,6 +82,12 @@ def _temperature(name: str, value: object) -> object:
     return float(value)
 
 
+def _weight(name: str, value: object) -> object:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < math.inf:
+        raise InvalidOptionError(f"{name} must be a finite number of at least 0, got {value!r}")
+    return float(value)
+
+
 def _device(name: str, value: object) -> object:
     if not isinstance(value, str):
         value = str(value)  # a torch.device
@@ -101,7 +110,10 @@ class Settings:
         "Attention scores: 'cosine', or 'dot', the write-up's raw dot product.")
     temperature: float | None = _option(
         None, _temperature,
-        "Divides the attention scores; lower puts more weight on the closest keys (None: 0.05 for cosine, 1 for dot).")
+        "Divides the attention scores; lower puts more weight on the closest keys (None: 0.03 for cosine, 1 for dot).")
+    value_weight: float = _option(
+        DEFAULT_VALUE_WEIGHT, _weight,
+        "With cosine similarity: a key's score adds this times its value's cosine to the query (0: keys alone).")
     vocabulary_size: int | None = _option(
         None, _optional_positive_int, "Decode only to the N most frequent words (None: every word).")
     n_trees: int = _option(DEFAULT_N_TREES, _positive_int, "Trees of the annoy index over the vocabulary.")
@@ -210,6 +222,7 @@ class Options(TypedDict, total=False):
 
     similarity: Similarity | None
     temperature: float | None
+    value_weight: float | None
     vocabulary_size: int | None
     n_trees: int | None
     search_k: int | None

@@ -29,7 +29,7 @@ def test_demo_answers_the_writeup_queries_with_their_attention(runner: CliRunner
     answers = {line.split()[0]: line.split()[1] for line in lines if line.split() and line.split()[0] in DEMO_QUERIES}
     assert answers["rhombus"] == "shape" and answers["seven"] == "number" and answers["female"] == "gender"
     assert sum(line.startswith(" ") and "attention: " in line for line in lines) == len(DEMO_QUERIES)
-    assert "attention: sphere 0.99" in result.output
+    assert "attention: sphere 1.000" in result.output
 
 
 def test_demo_in_the_writeups_dot_mode(runner: CliRunner, glove: Embeddings) -> None:
@@ -96,7 +96,7 @@ def test_store_commands_end_to_end(runner: CliRunner, tmp_path: Path, glove: Emb
     assert json.loads(exported.output) == {"crimson": "red", "navy": "blue", "olive": "green", "lemon": "yellow"}
     tsv = runner.invoke(main, ["export", store, "--format", "tsv"])
     assert tsv.output.splitlines()[2] == "olive\tgreen"
-    answered = runner.invoke(main, ["query", store, "scarlet", "leaf", "--k", "1", "--exact", "--json"])
+    answered = runner.invoke(main, ["query", store, "scarlet", "grass", "--k", "1", "--exact", "--json"])
     assert [a["candidates"][0]["word"] for a in json.loads(answered.output)] == ["red", "green"]
 
 

@@ -107,8 +107,11 @@ def test_unknown_chars_answers_misspellings_and_says_they_are_approximate(glove:
     result = db.search("rhombuss")
     assert result.spelled == ("rhombuss",) and result.approximate and len(result.candidates) == 5
     assert not db.search("rhombus").approximate
-    db["kittenz"] = "animal"  # a stored word without a vector is embedded from its spelling too
-    assert db["kittenz"] == "animal"
+    with pytest.raises(UnknownWordError):  # stored texts follow unknown_stored, "error" by default
+        db["kittenz"] = "animal"
+    guessing = Database(pairs, unknown_stored="chars")
+    guessing["kittenz"] = "animal"  # a stored word without a vector is embedded from its spelling
+    assert guessing["kittenz"] == "animal"
 
 
 def test_unknown_chars_needs_the_default_glove(glove_file: Path) -> None:

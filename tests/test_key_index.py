@@ -4,6 +4,7 @@ import torch
 
 from fuzzykv import Database, InvalidOptionError
 from fuzzykv.embeddings import Embeddings
+from fuzzykv.attention import Attention
 from fuzzykv.key_index import KeyIndex
 from fuzzykv.matrix import PairMatrix
 
@@ -63,7 +64,7 @@ def test_key_index_rebuilds_after_many_writes(glove: Embeddings) -> None:
     words = glove.words[3_000:4_000]
     vectors = np.array(glove.vectors[3_000:4_000])
     pairs.set_many(words, words, vectors, vectors)
-    index = KeyIndex(glove.dim, n_trees=5, search_k=500)
+    index = KeyIndex(Attention(), n_trees=5, search_k=500)
     first = index.candidates(vectors[0], 10, pairs)
     assert 0 in first.tolist()
     changed = words[:200]

@@ -41,7 +41,8 @@ def test_every_bad_option_is_an_invalid_option_error_naming_it(option: str, valu
 
 def test_settings_are_frozen_and_resolve_the_temperature() -> None:
     settings = Settings()
-    assert settings.temperature == 0.05 and settings.unknown == "correct" and settings.unknown_stored == "error"
+    assert settings.temperature == 0.03 and settings.value_weight == 1.0
+    assert settings.unknown == "correct" and settings.unknown_stored == "error"
     assert settings.replace(similarity="dot").temperature == 1.0
     with pytest.raises(dataclasses.FrozenInstanceError):
         settings.similarity = "dot"  # type: ignore[misc]

@@ -21,8 +21,8 @@ from ..decode import HINT_VALUES
 from ..embeddings import Embedded, Embeddings
 from ..errors import EmptyDatabaseError, EmptyTextError, InvalidOptionError, StoreClosedError, StoreSettingsError
 from ..loading import EmbeddingsSpec, load_embeddings
-from ..pipeline import Answers, Part, Pipeline
-from ..results import Classification, Neighbour, QueryResult, vote
+from ..pipeline import CLASSIFY_KEYS, Answers, Part, Pipeline
+from ..results import Classification, Neighbour, QueryResult
 from ..settings import Options, Settings, given_options
 from ..unknown import check_policy, resolver
 from .cluster import agreed, connect
@@ -330,11 +330,11 @@ class ShardedDatabase(MutableMapping[str, str]):
         return nearest[0].value if nearest and nearest[0].similarity >= threshold else default
 
     def classify(self, text: str, k: int = 5) -> Classification:
-        """As :meth:`Database.classify`: the ``k`` nearest keys vote for their values by similarity."""
-        neighbours = self.nearest(text, k=k)
-        if not neighbours:
-            raise EmptyDatabaseError("the store holds no pairs, so there is nothing to classify by; add pairs first")
-        return vote(neighbours)
+        """As :meth:`Database.classify`: the value the merged attention favours, and the ``k`` nearest keys."""
+        k = positive_int("k", k)
+        vector = self._embed_queries([text]).vectors
+        scores = Pipeline.votes(self.parts(vector, CLASSIFY_KEYS))[0]
+        return Classification(label=scores[0][0], scores=scores, neighbours=self.nearest(text, k=k))
 
     def parts(self, vectors: np.ndarray, top: int) -> list[Part]:
         """Every non-empty shard's attention for (b, dim) query vectors: one call per shard, one ``ray.get``."""
