@@ -52,7 +52,8 @@ def random_stores(stores: int = 100, seed: int = 1) -> list[tuple[Database, list
 
 def blended_vectors(stores: int = 100, seed: int = 1) -> np.ndarray:
     """What the decoder sees in use: the blended value vectors of queries to random stores."""
-    return np.stack([db.search(q, exact=True, attention_k=1).vector for db, queries in random_stores(stores, seed) for q in queries])
+    stores_and_queries = random_stores(stores, seed)
+    return np.stack([db.search(q, exact=True, attention_k=1).vector for db, queries in stores_and_queries for q in queries])
 
 
 def make_pairs(n: int, seed: int = 0) -> dict[str, str]:

@@ -1,6 +1,11 @@
-"""Every benchmark, one command; writes benchmarks/results/*.json and *.png, and summary.json.
+"""The speed benchmarks, one command; writes benchmarks/results/*.json and *.png, and summary.json,
+then README.md's figures from every results file.
 
     python benchmarks/run_all.py
+
+Three longer ones run on their own and are read from their results files: categories.py (answer
+quality, about 8 minutes), serve.py (the HTTP service, about 3) and distributed.py (1,000,000 keys
+on Ray, about 5).
 
 Each timing is a ratio against a peer measured in the same run, so the figures hold on a noisy
 machine. The summary holds each speed target of the project against what was measured.
@@ -14,7 +19,6 @@ import annoy_recall
 import batch
 import decode
 import misspellings
-import quality
 import report
 import startup
 import store
@@ -28,7 +32,7 @@ def main() -> dict:
     began = time.perf_counter()
     results = {}
     for name, module in [("decode", decode), ("annoy_recall", annoy_recall), ("batch", batch),
-                         ("store_size", store_size), ("startup", startup), ("quality", quality), ("misspellings", misspellings),
+                         ("store_size", store_size), ("startup", startup), ("misspellings", misspellings),
                          ("store", store)]:
         start = time.perf_counter()
         print(f"== {name}", flush=True)

@@ -8,6 +8,7 @@ mmap and crashes on a damaged one, so a cached file is checked whole before anno
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 from annoy import AnnoyIndex
@@ -18,16 +19,16 @@ from .exact import ExactDecoder, Hints
 
 #: The one seed of every annoy index fuzzykv builds: the same vectors give the same trees.
 ANNOY_SEED = 20240611
-# A proposal only sets the floor of an exact scan: a closer guess prunes more, a cheap one costs less.
-PROPOSE_SEARCH_K = 200
 
-def build_angular(vectors: np.ndarray, n_trees: int, *, description: str | None = None) -> AnnoyIndex:
-    """An angular annoy index over the rows of ``vectors`` (item i is row i), seeded with ANNOY_SEED.
+def build_angular(vectors: np.ndarray, n_trees: int, *, description: str | None = None,
+                  metric: Literal["angular", "dot"] = "angular") -> AnnoyIndex:
+    """An annoy index (angular, or ``"dot"`` for the largest inner products) over the rows of
+    ``vectors`` (item i is row i), seeded with ANNOY_SEED.
 
     :param description: show a progress bar on stderr (when it is a terminal) with this label.
     """
     n_items, dim = vectors.shape
-    index = AnnoyIndex(dim, "angular")
+    index = AnnoyIndex(dim, metric)
     index.set_seed(ANNOY_SEED)
     with tqdm(total=n_items, desc=description, unit="row", leave=False, mininterval=0.5,
               disable=True if description is None else None) as bar:
@@ -88,26 +89,28 @@ class AnnoyDecoder:
     computed exactly, so every returned score is the true cosine.
     """
 
-    def __init__(self, index: AnnoyIndex, unit_vectors: np.ndarray, search_k: int) -> None:
+    def __init__(self, index: AnnoyIndex, unit_vectors: np.ndarray, search_k: int,
+                 exact: ExactDecoder | None = None) -> None:
         self._index = index
         self._unit = unit_vectors
         self._search_k = search_k
-        self._exact = ExactDecoder(unit_vectors)
+        self._exact = exact or ExactDecoder(unit_vectors)
 
-    def propose(self, vector: np.ndarray, k: int) -> list[int]:
-        """A quick guess at the k nearest rows (a small search): seeds the exact decoder's bounded scan."""
-        found: list[int] = self._index.get_nns_by_vector(vector, k, search_k=PROPOSE_SEARCH_K)
-        return found
+    def neighbours(self, vectors: np.ndarray, n: int, search_k: int) -> list[np.ndarray]:
+        """Annoy's ``n`` nearest rows of each vector, searching ``search_k`` nodes: a bounded cost per vector."""
+        nns = self._index.get_nns_by_vector
+        return [np.asarray(nns(vector, n, search_k=max(search_k, n)), dtype=np.int64) for vector in vectors]
 
     def search(self, vectors: np.ndarray, k: int, hints: Hints | None = None) -> tuple[np.ndarray, np.ndarray]:
-        """With hints, annoy searches a tenth of ``search_k`` and the hints join its candidates."""
+        """Annoy's ``k`` nearest of each vector, and its hinted rows, re-scored exactly; best first."""
         k = min(k, len(self._unit))
-        search_k = max(self._search_k // 10 if hints is not None else self._search_k, k)
+        search_k = max(self._search_k, k)
+        nns = self._index.get_nns_by_vector
         ids = np.empty((len(vectors), k), dtype=np.int64)
         sims = np.empty((len(vectors), k), dtype=np.float32)
         for row, vector in enumerate(vectors):
-            found = np.asarray(self._index.get_nns_by_vector(vector, k, search_k=search_k), dtype=np.int64)
-            if hints is not None:
+            found = np.asarray(nns(vector, k, search_k=search_k), dtype=np.int64)
+            if hints is not None and len(hints[row]):
                 found = np.unique(np.concatenate((found, hints[row])))
             if len(found) < k:  # annoy may come back short on a tiny search; never answer short
                 exact_ids, exact_sims = self._exact.search(vector[None, :], k)
@@ -115,7 +118,8 @@ class AnnoyDecoder:
                 continue
             found_sims = self._unit[found] @ _unit(vector)
             order = np.argsort(-found_sims, kind="stable")[:k]
-            ids[row], sims[row] = found[order], found_sims[order]
+            ids[row] = found[order]
+            sims[row] = found_sims[order]
         return ids, sims
 
 

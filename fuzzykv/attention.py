@@ -59,8 +59,9 @@ class Attention:
     value_weight: float | None = None
 
     def __post_init__(self) -> None:
-        checked = Settings(similarity=self.similarity, temperature=self.temperature,  # one place checks options
-                           **({} if self.value_weight is None else {"value_weight": self.value_weight}))
+        checked = Settings(similarity=self.similarity, temperature=self.temperature)  # one place checks options
+        if self.value_weight is not None:
+            checked = checked.replace(value_weight=self.value_weight)
         object.__setattr__(self, "temperature", checked.temperature)
         object.__setattr__(self, "value_weight", checked.value_weight if self.similarity == "cosine" else 0.0)
 

@@ -24,12 +24,13 @@ from .matrix import PairMatrix
 #: exact >= 0.95 with margin, as tests/test_decode.py checks.
 DEFAULT_N_TREES = 20
 DEFAULT_SEARCH_K = 10_000
-#: Hints per query: the nearest words of its HINT_VALUES heaviest values, HINT_WORDS each. With
-#: annoy at a tenth of search_k they keep recall@5 at 0.95 (benchmarks/decode.py measures it;
-#: tests/test_database.py checks it on random stores).
+#: Hints per query: annoy's nearest words of its HINT_VALUES heaviest values, HINT_WORDS each, found
+#: with a small search (HINT_SEARCH_K nodes): a bounded cost per value, never a scan of the vocabulary.
+#: They join annoy's candidates for the blend, which keeps its full search_k.
 HINT_VALUES = 2
 HINT_WORDS = 20
-HINT_CACHE = 200_000  # values whose nearest words are kept, least recently used dropped first
+HINT_SEARCH_K = 200
+HINT_CACHE = 100_000  # values whose hints are kept, least recently used dropped first
 
 
 @dataclass(frozen=True)
@@ -76,10 +77,8 @@ class VocabularyIndex:
                 return self._annoy
             try:
                 unit = self.embeddings.unit_vectors[: self.size]
-                annoy = AnnoyDecoder(load_checked(self.annoy_path(), unit, self.settings.n_trees), unit,
-                                     self.settings.search_k)
-                exact.propose_with(annoy.propose)
-                self._annoy = annoy
+                self._annoy = AnnoyDecoder(load_checked(self.annoy_path(), unit, self.settings.n_trees), unit,
+                                           self.settings.search_k, exact)
             except Exception as error:  # a read-only or corrupt cache must never break a query
                 warnings.warn(
                     IndexFallbackWarning(
@@ -93,19 +92,27 @@ class VocabularyIndex:
             return self._annoy
 
     def hints(self, texts: Sequence[str], vectors: np.ndarray) -> list[np.ndarray]:
-        """The exact ``HINT_WORDS`` nearest words of each text's vector, computed once and kept (LRU)."""
+        """Annoy's ``HINT_WORDS`` nearest words of each text's vector, from a small search, kept (LRU).
+
+        Each hint costs one bounded annoy search, however many values the store holds; none (empty
+        arrays) before the annoy index is open or where exact search replaced it.
+        """
+        annoy = self._annoy
+        if not isinstance(annoy, AnnoyDecoder):
+            return [_NO_HINTS] * len(texts)
         with self._lock:
             missing = [i for i, text in enumerate(texts) if text not in self._hints]
-        if missing:
-            found, _ = self.exact().search(vectors[missing], HINT_WORDS)
-            with self._lock:
-                for i, rows in zip(missing, found):
-                    self._hints[texts[i]] = rows
+        found = annoy.neighbours(vectors[missing], HINT_WORDS, HINT_SEARCH_K) if missing else []
         with self._lock:
+            for i, rows in zip(missing, found):
+                self._hints[texts[i]] = rows
             out = []
-            for text in texts:
+            for i, text in enumerate(texts):
+                kept = self._hints.get(text)
+                if kept is None:  # dropped by another thread meanwhile
+                    kept = self._hints[text] = annoy.neighbours(vectors[i : i + 1], HINT_WORDS, HINT_SEARCH_K)[0]
                 self._hints.move_to_end(text)
-                out.append(self._hints[text])
+                out.append(kept)
             while len(self._hints) > HINT_CACHE:
                 self._hints.popitem(last=False)
         return out
@@ -124,6 +131,8 @@ class VocabularyIndex:
         name = f"{self.embeddings.fingerprint}-v{self.size}-angular-t{self.settings.n_trees}-s{ANNOY_SEED}"
         return layout.annoy_file(name)
 
+
+_NO_HINTS = np.empty(0, dtype=np.int64)
 
 _indexes: weakref.WeakKeyDictionary[Embeddings, dict[IndexSettings, VocabularyIndex]] = weakref.WeakKeyDictionary()
 

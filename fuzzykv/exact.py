@@ -1,16 +1,24 @@
-"""Vector -> nearest vocabulary words, exactly: the reference decode and the fallback of annoy."""
+"""Vector -> nearest vocabulary words, exactly: the reference decode and the fallback of annoy.
+
+A full float32 scan reads the whole vocabulary (400,000 x 50 x 4 B = 80 MB) per query. This one
+reads an int8 copy of it first (a quarter of the bytes, integer products exact), whose rounding
+error is bounded, and scores in float32 only the rows that bound cannot rule out: the answer is
+the full scan's.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
 import numpy as np
 import torch
 
+from .threads import one_torch_thread
+
 #: Per query, vocabulary rows likely to be near its vector (the nearest words of the values it
-#: weighs most): a decoder scores them exactly, which lets it search less.
+#: weighs most): a decoder may score them first.
 Hints = Sequence[np.ndarray]
 
 
@@ -22,121 +30,164 @@ class Decoder(Protocol):
         ...
 
 
-class ExactDecoder:
-    """Cosine against every vocabulary row, exactly.
+CHUNK = 32  # vocabulary rows per chunk: the int8 scan keeps each chunk's best score
+QUERY_BLOCK = 256  # queries per int8 product in a batch
+TILE_BYTES = 4 << 20  # int32 scores per product: each tile is reduced while in the cache
+# Covers float32 rounding of the exact rescoring and of the error bound (sums of 50 products <= 1).
+_MARGIN = 1e-5
 
-    A batch is scored in blocks of queries (one matrix product and top-k each), which keeps the
-    score matrix small. A single query with hints, or once an approximate index can propose
-    candidates, takes a bounded scan: their exact scores give a floor L for the k-th best; rotating the vocabulary onto
-    its principal axes, the first half of the dimensions are scored and the rest bounded by
-    Cauchy-Schwarz (|q_rest| |v_rest|); only rows whose bound reaches L are scored in full. Every
-    row that can be in the top k is scored, so the answer is the same as a full scan, at about half
-    the memory traffic. The bound is computed in float32; a margin covers its rounding.
+
+class ExactDecoder:
+    """Cosine against every vocabulary row, exactly (the same answers as a full float32 scan).
+
+    The certified scan: the unit vocabulary is kept as int8 codes c (one scale s for all rows,
+    rounding error e_i = v_i - s c_i, with E = max |e_i|), each query as int8 codes x (scale a,
+    error f = q - a x). Then q.v_i = a s (x.c_i) + a x.e_i + f.v_i, so the integer product x.c_i,
+    computed exactly, is within ``slack = |a x| E + |f|`` of the true cosine (Cauchy-Schwarz). Each
+    chunk of 32 rows keeps its best integer score. The rows of k chunks with high maxima, scored in
+    float32, give a floor F (the k-th best of them): the true k-th best cosine is at least F, so a
+    row can be in the top k only if its integer score reaches F - slack. Only the chunks whose
+    maximum does are scored in float32, and the top k taken from them.
     """
 
-    BLOCK = 64  # queries per matrix product in a batch
-    SMALL = 4_096  # vocabularies up to this size are always scanned in full
+    SMALL = 4_096  # vocabularies up to this size are scanned in full (float32)
 
     def __init__(self, unit_vectors: np.ndarray, device: torch.device | None = None) -> None:
-        self._matrix = torch.from_numpy(unit_vectors).to(device or "cpu")
-        self._proposer: Callable[[np.ndarray, int], list[int]] | None = None
-        self._projection: _Projection | None = None
+        self._unit = np.ascontiguousarray(unit_vectors, dtype=np.float32)
+        self._matrix = torch.from_numpy(self._unit).to(device or "cpu")
+        self._codes: _Codes | None = None
+        self._quantised = False  # tried once: None afterwards means full scans
 
     def __len__(self) -> int:
         return self._matrix.shape[0]
 
-    def propose_with(self, proposer: Callable[[np.ndarray, int], list[int]]) -> None:
-        """Let a fast approximate search supply the candidates that set the floor of a bounded scan."""
-        self._proposer = proposer
-
     def search(self, vectors: np.ndarray, k: int, hints: Hints | None = None) -> tuple[np.ndarray, np.ndarray]:
-        queries = torch.nn.functional.normalize(torch.from_numpy(vectors).to(self._matrix.device), dim=-1)
+        """The exact top k of each vector; ``hints`` are not needed (the bound needs no guess)."""
+        queries = _normalised(np.asarray(vectors, dtype=np.float32))
         k = min(k, len(self))
-        on_cpu = self._matrix.device.type == "cpu"
-        if len(queries) == 1 and on_cpu and len(self) > self.SMALL:
-            if hints is not None and len(np.unique(hints[0])) >= k:
-                proposed = torch.as_tensor(hints[0], dtype=torch.int64)
-            elif self._proposer is not None:
-                proposed = torch.as_tensor(self._proposer(queries[0].numpy(), k), dtype=torch.int64)
-            else:
-                proposed = None
-            if proposed is not None:
-                proposed = torch.unique(proposed)  # the floor is the k-th best of k *different* rows
-            if proposed is not None and len(proposed) >= k:
-                ids, sims = self._bounded(queries[0], k, proposed)
-                return ids[None, :], sims[None, :]
+        codes = self._codes if self._quantised else self._quantise()
+        if codes is None or k * CHUNK * 4 > len(self) or not np.all(np.abs(queries).max(axis=1) > 0):
+            return self.full_scan(queries, k)
         ids = np.empty((len(queries), k), dtype=np.int64)
         sims = np.empty((len(queries), k), dtype=np.float32)
-        # One score buffer for every block: a fresh (64 x 400,000) matrix per block costs page faults.
-        scores = torch.empty((min(self.BLOCK, len(queries)), len(self)), device=self._matrix.device)
-        for start in range(0, len(queries), self.BLOCK):
-            block = queries[start : start + self.BLOCK]
-            out = scores[: len(block)]
-            torch.mm(block, self._matrix.T, out=out)
-            values, indices = top_k(out, k)
-            ids[start : start + len(block)] = indices.cpu().numpy()
-            sims[start : start + len(block)] = values.cpu().numpy()
+        for start in range(0, len(queries), QUERY_BLOCK):
+            block = queries[start : start + QUERY_BLOCK]
+            ids[start : start + len(block)], sims[start : start + len(block)] = self._certified(codes, block, k)
         return ids, sims
 
-    def _bounded(self, query: torch.Tensor, k: int, proposed: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
-        """Exact top k, scoring in full only the rows that can beat the k-th best of ``proposed``."""
-        floor = float(torch.topk(self._matrix[proposed] @ query, k).values[-1])
-        projection = self._projection or self._project()
-        rotated = query @ projection.rotation
-        head = rotated[: projection.head.shape[1]]
-        tail_norm = float(torch.linalg.vector_norm(rotated[head.shape[0] :]))
-        bound = torch.addmv(projection.tail_norms, projection.head, head, beta=tail_norm)
-        candidates = torch.nonzero(bound >= floor - _BOUND_MARGIN).squeeze(1)
-        scores = self._matrix[candidates] @ query
-        top = torch.topk(scores, min(k, len(candidates)), sorted=True)
-        return candidates[top.indices].numpy(), top.values.numpy()
+    def full_scan(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """Every row scored in float32, in blocks of queries: the reference the certified scan must equal."""
+        on_device = torch.from_numpy(_normalised(np.asarray(queries, dtype=np.float32))).to(self._matrix.device)
+        k = min(k, len(self))
+        ids = np.empty((len(on_device), k), dtype=np.int64)
+        sims = np.empty((len(on_device), k), dtype=np.float32)
+        for start in range(0, len(on_device), 64):
+            block = on_device[start : start + 64]
+            top = torch.topk(block @ self._matrix.T, k, dim=1, sorted=True)
+            ids[start : start + len(block)] = top.indices.cpu().numpy()
+            sims[start : start + len(block)] = top.values.cpu().numpy()
+        return ids, sims
 
-    def _project(self) -> _Projection:
-        unit = self._matrix.numpy()
-        _, axes = np.linalg.eigh(np.cov(unit[: min(len(unit), 100_000)].T))  # ascending variance
-        rotation = np.ascontiguousarray(axes[:, ::-1], dtype=np.float32)
-        rotated = unit @ rotation
-        split = max(1, unit.shape[1] // 2)
-        self._projection = _Projection(
-            torch.from_numpy(rotation),
-            torch.from_numpy(np.ascontiguousarray(rotated[:, :split])),
-            torch.from_numpy(np.linalg.norm(rotated[:, split:], axis=1).astype(np.float32)),
-        )
-        return self._projection
+    def _certified(self, codes: _Codes, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """Exact top k of a block of unit queries, rescoring only the chunks the int8 bound keeps.
+
+        Only the int8 product runs in torch (in parallel); the small steps after it run in numpy
+        on one thread, which a busy machine delays least.
+        """
+        scale = np.abs(queries).max(axis=1).astype(np.float64) / 127  # (b,) per query
+        x = np.round(queries / scale[:, None].astype(np.float32))
+        steps_of = x.astype(np.float64) * scale[:, None]
+        error = np.linalg.norm(queries - steps_of, axis=1)
+        slack = np.linalg.norm(steps_of, axis=1) * codes.error + error + _MARGIN  # (b,) |cosine - a s (x.c)| <=
+        maxima = codes.chunk_maxima(torch.from_numpy(np.ascontiguousarray(x.T, dtype=np.int8)))  # (chunks, b)
+        # The floor: the exact k-th best of the rows of k chunks with high maxima (any k rows give a floor).
+        floor_rows = _high_chunks(maxima, k)[:, :, None] * CHUNK + np.arange(CHUNK)  # (b, k, CHUNK)
+        floor_rows = np.minimum(floor_rows, len(self) - 1).reshape(len(queries), -1)
+        floor_scores = np.matmul(self._unit[floor_rows], queries[:, :, None])[:, :, 0]
+        floor = np.partition(floor_scores, floor_scores.shape[1] - k, axis=1)[:, floor_scores.shape[1] - k]
+        # A row can reach the floor only if its integer score is within slack of it.
+        lowest = np.floor((floor.astype(np.float64) - slack) / (scale * codes.scale)).astype(np.int64)
+        chunk, query_of = np.nonzero(maxima >= lowest[None, :])
+        by_query = np.argsort(query_of, kind="stable")
+        chunk, query_of = chunk[by_query], query_of[by_query]
+        rows = chunk[:, None] * CHUNK + np.arange(CHUNK)  # (pairs, CHUNK)
+        outside = rows >= len(self)  # the last chunk may be short
+        gathered = self._unit[np.minimum(rows, len(self) - 1)]  # (pairs, CHUNK, dim)
+        scores = np.matmul(gathered, queries[query_of][:, :, None])[:, :, 0]
+        scores[outside] = -np.inf
+        # One row of candidates per query, padded with -inf: the queries keep different numbers of chunks.
+        counts = np.bincount(query_of, minlength=len(queries))
+        slot = np.arange(len(query_of)) - (np.cumsum(counts) - counts)[query_of]
+        columns = slot[:, None] * CHUNK + np.arange(CHUNK)
+        padded = np.full((len(queries), int(counts.max()) * CHUNK), -np.inf, dtype=np.float32)
+        padded_rows = np.zeros(padded.shape, dtype=np.int64)
+        padded[query_of[:, None], columns] = scores
+        padded_rows[query_of[:, None], columns] = rows
+        best = np.argpartition(-padded, k - 1, axis=1)[:, :k]
+        order = np.take_along_axis(best, np.argsort(-np.take_along_axis(padded, best, 1), axis=1, kind="stable"), 1)
+        return np.take_along_axis(padded_rows, order, 1), np.take_along_axis(padded, order, 1)
+
+    def _quantise(self) -> _Codes | None:
+        """The int8 copy, made on first use; ``None`` (full scans) off the CPU, for small vocabularies,
+        or where torch has no exact int8 product."""
+        if self._matrix.device.type == "cpu" and len(self) > self.SMALL:
+            self._codes = _Codes.of(self._unit)
+        self._quantised = True
+        return self._codes
 
 
-def top_k(scores: torch.Tensor, k: int, chunk: int = 256) -> tuple[torch.Tensor, torch.Tensor]:
-    """The k largest of each row, best first: exactly ``torch.topk``, in about half its time on wide rows.
-
-    Each row is cut into chunks and each chunk's maximum taken (a fast reduction); the k chunks
-    with the largest maxima hold the k largest scores, since a chunk holding one of them has a
-    maximum at least as large; the top k is then taken from those k chunks alone.
-    """
-    rows, width = scores.shape
-    if width < 8 * chunk * k:
-        top = torch.topk(scores, k, dim=1, sorted=True)
-        return top.values, top.indices
-    whole = width // chunk * chunk
-    maxima = scores[:, :whole].reshape(rows, -1, chunk).amax(dim=2)
-    if whole < width:
-        maxima = torch.cat([maxima, scores[:, whole:].amax(dim=1, keepdim=True)], dim=1)
-    best_chunks = torch.topk(maxima, k, dim=1).indices
-    columns = (best_chunks[:, :, None] * chunk + torch.arange(chunk, device=scores.device)).reshape(rows, -1)
-    padding = columns >= width  # the last chunk is shorter: its missing columns must never be chosen
-    columns = columns.clamp_max(width - 1)
-    candidates = torch.gather(scores, 1, columns).masked_fill(padding, float("-inf"))
-    top = torch.topk(candidates, k, dim=1, sorted=True)
-    return top.values, torch.gather(columns, 1, top.indices)
+def _high_chunks(maxima: np.ndarray, k: int) -> np.ndarray:
+    """(chunks, b) -> (b, k) k distinct chunks per query with high maxima (cheaply: the best chunk of
+    each of the k best groups of 32 chunks, when there are many)."""
+    chunks, b = maxima.shape
+    if chunks < 64 * k:
+        return np.argpartition(-maxima.T, k - 1, axis=1)[:, :k]
+    groups = maxima[: chunks // 32 * 32].reshape(-1, 32, b)  # (groups, 32, b)
+    best_groups = np.argpartition(-groups.max(axis=1).T, k - 1, axis=1)[:, :k]  # (b, k)
+    within = groups[best_groups, :, np.arange(b)[:, None]].argmax(axis=2)  # (b, k)
+    return np.asarray(best_groups * 32 + within)
 
 
-# Covers float32 rounding in the bound (a sum of 25 products of numbers at most 1 in size).
-_BOUND_MARGIN = 1e-4
+def _normalised(vectors: np.ndarray) -> np.ndarray:
+    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+    return np.asarray(vectors / np.maximum(norms, np.finfo(np.float32).tiny), dtype=np.float32)
 
 
 @dataclass(frozen=True)
-class _Projection:
-    """The vocabulary on its principal axes: the first half of each row, and the length of the rest."""
+class _Codes:
+    """The vocabulary as int8 codes: v_i = scale * codes_i + e_i, with |e_i| <= error for every row."""
 
-    rotation: torch.Tensor  # (dim, dim)
-    head: torch.Tensor  # (V, dim // 2)
-    tail_norms: torch.Tensor  # (V,)
+    codes: torch.Tensor  # (V, dim) int8
+    scale: float
+    error: float
+
+    @classmethod
+    def of(cls, unit: np.ndarray) -> _Codes | None:
+        scale = max(float(np.abs(unit).max()), 1e-30) / 127
+        codes = np.clip(np.round(unit / np.float32(scale)), -127, 127)
+        error = float(np.linalg.norm(unit.astype(np.float64) - codes * scale, axis=1).max())
+        quantised = cls(torch.from_numpy(codes.astype(np.int8)), scale, error)
+        try:
+            torch._int_mm(quantised.codes[:CHUNK], torch.ones((unit.shape[1], 1), dtype=torch.int8))
+        except (RuntimeError, AttributeError):  # an old or unusual torch build: float32 scans instead
+            return None
+        return quantised
+
+    def chunk_maxima(self, x_t: torch.Tensor) -> np.ndarray:
+        """(dim, b) int8 query codes -> (chunks, b) the best integer score of each chunk of rows."""
+        rows, b = len(self.codes), x_t.shape[1]
+        tile = max(CHUNK, TILE_BYTES // (4 * b) // CHUNK * CHUNK)
+        maxima = np.empty((-(-rows // CHUNK), b), dtype=np.int32)
+        with one_torch_thread():
+            for start in range(0, rows, tile):
+                scores = torch._int_mm(self.codes[start : start + tile], x_t).numpy()  # (tile, b), exact in int32
+                whole = len(scores) // CHUNK * CHUNK
+                first = start // CHUNK
+                out = maxima[first : first + whole // CHUNK]
+                if b == 1:  # numpy is slow at many short rows; torch reduces them in one vectorised pass
+                    out[:, 0] = torch.from_numpy(scores[:whole]).view(-1, CHUNK).amax(dim=1).numpy()
+                else:
+                    np.max(scores[:whole].reshape(-1, CHUNK, b), axis=1, out=out)
+                if whole < len(scores):  # the short last chunk: its own maximum, over real rows only
+                    maxima[first + whole // CHUNK] = scores[whole:].max(axis=0)
+        return maxima

@@ -22,6 +22,7 @@ from .key_index import KeyIndex
 from .matrix import PairMatrix
 from .results import QueryResult
 from .settings import Settings
+from .threads import one_torch_thread
 
 #: The heaviest keys whose attention ``classify`` sums per value: past these, weights at the
 #: default temperature are negligible (and a store of fewer keys is counted whole).
@@ -119,7 +120,13 @@ class Pipeline:
         """
         if not len(pairs):
             raise EmptyDatabaseError("the store holds no pairs, so a query has nothing to attend to; add pairs first")
-        part = self.part(pairs, queries, max(HINT_VALUES, attention_k or len(pairs)))
+        if len(queries) == 1:
+            # NOTE: one query's products are small: torch's two threads only wait for each other (and
+            # 5-25x longer when another process holds a core); one thread is steady.
+            with one_torch_thread():
+                part = self.part(pairs, queries, max(HINT_VALUES, attention_k or len(pairs)))
+        else:
+            part = self.part(pairs, queries, max(HINT_VALUES, attention_k or len(pairs)))
         return self.merge([part], k, exact, attention_k, pairs)
 
     def merge(self, parts: Sequence[Part], k: int, exact: bool, attention_k: int | None,
@@ -205,6 +212,9 @@ class Pipeline:
             ids, sims = decoder.search(blended, k)
             return ids, sims, decoder.words
         assert self.index is not None
+        if exact:  # an exact scan needs no hints
+            ids, sims = self.index.decoder(exact, self.device).search(blended, k)
+            return ids, sims, self.index.words
         flat_values = [v for values in hint_values for v in values]
         flat = self.index.hints(flat_values, np.concatenate(hint_vectors)) if flat_values else []
         hints, start = [], 0

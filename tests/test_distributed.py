@@ -75,7 +75,9 @@ def test_search_matches_database(pair: tuple[Database, ShardedDatabase], glove: 
     for text in draw_queries(glove):
         want, got = db.search(text, exact=exact, attention_k=10), sharded.search(text, exact=exact, attention_k=10)
         assert same_candidates(want.candidates, got.candidates), (text, want.candidates, got.candidates)
-        assert dict(got.attention) == pytest.approx(dict(want.attention), abs=1e-7)
+        # float32 scores of the same key differ in the last bits between matrix shapes: at T=0.03 that is
+        # a few 1e-6 of a weight, relative
+        assert dict(got.attention) == pytest.approx(dict(want.attention), rel=1e-5, abs=1e-7)
         assert np.linalg.norm(got.vector - want.vector) <= TIE * np.linalg.norm(want.vector)
         assert got.best_similarity == pytest.approx(want.best_similarity, abs=1e-6)
         owners = {sharded.shard_of(key) for key, _ in got.attention[:2]}
@@ -88,7 +90,7 @@ def test_whole_attention_and_batch_match_database(pair: tuple[Database, ShardedD
     texts = draw_queries(glove, seed=12)
     want, got = db.search(texts[0]), sharded.search(texts[0])
     assert len(got.attention) == len(db) and sum(w for _, w in got.attention) == pytest.approx(1.0)
-    assert dict(got.attention) == pytest.approx(dict(want.attention), abs=1e-7)
+    assert dict(got.attention) == pytest.approx(dict(want.attention), rel=1e-5, abs=1e-7)
     for text, words in zip(texts, sharded.query_batch(texts, exact=True)):
         assert same_candidates(db.search(text, exact=True, attention_k=1).candidates,
                                sharded.search(text, exact=True, attention_k=1).candidates)

@@ -3,8 +3,8 @@ import pytest
 import torch
 
 from fuzzykv import Database, InvalidOptionError
-from fuzzykv.embeddings import Embeddings
 from fuzzykv.attention import Attention
+from fuzzykv.embeddings import Embeddings
 from fuzzykv.key_index import KeyIndex
 from fuzzykv.matrix import PairMatrix
 

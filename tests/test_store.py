@@ -75,7 +75,7 @@ def test_a_new_store_keeps_its_settings(glove: Embeddings, path: Path) -> None:
 
 @pytest.mark.parametrize(
     ("option", "value", "stored"),
-    [("similarity", "dot", "'cosine'"), ("temperature", 0.5, "0.05"), ("vocabulary_size", 1000, "None")],
+    [("similarity", "dot", "'cosine'"), ("temperature", 0.5, "0.03"), ("vocabulary_size", 1000, "None")],
 )
 def test_conflicting_options_name_both(glove: Embeddings, path: Path, option: str, value: object, stored: str) -> None:
     Database.open(path).close()
