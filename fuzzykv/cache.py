@@ -229,13 +229,13 @@ def publish_checked(final: str | Path, fill: Callable[[Path], None], **meta: obj
         staging = Path(name)
         fill(staging)
         staging.chmod(0o644)  # mkstemp makes it private; a cache may be shared between users
-        _fsync(staging)
+        fsync_file(staging)
         manifest = Manifest(MANIFEST_VERSION, _ALGORITHM, {final.name: (staging.stat().st_size, digest_of(staging))},
                             json.loads(json.dumps(meta, sort_keys=True)))
         os.replace(staging, final)
         staging = None
         _write_durably(manifest_path(final), manifest.to_json())
-        _fsync(final.parent)
+        fsync_file(final.parent)
     except OSError as error:
         raise _cache_error(final, error) from error
     finally:
@@ -263,11 +263,11 @@ def publish_checked_dir(final: str | Path, fill: Callable[[Path], None], **meta:
             if entry.name == FOLDER_MANIFEST or not entry.is_file():
                 raise CacheError(f"a checked cache folder holds plain files only, got {entry.name!r}")
             entry.chmod(0o644)
-            _fsync(entry)
+            fsync_file(entry)
             files[entry.name] = (entry.stat().st_size, digest_of(entry))
         manifest = Manifest(MANIFEST_VERSION, _ALGORITHM, files, json.loads(json.dumps(meta, sort_keys=True)))
         _write_durably(staging / FOLDER_MANIFEST, manifest.to_json())
-        _fsync(staging)
+        fsync_file(staging)
         if final.exists() and not verified(final, **meta):
             stale = Path(tempfile.mkdtemp(prefix=f".{final.name}.stale.", dir=final.parent))
             try:
@@ -281,7 +281,7 @@ def publish_checked_dir(final: str | Path, fill: Callable[[Path], None], **meta:
         except OSError:
             if not verified(final, **meta):
                 raise
-        _fsync(final.parent)
+        fsync_file(final.parent)
     except OSError as error:
         raise _cache_error(final, error) from error
     finally:
@@ -325,7 +325,8 @@ def _write_durably(path: Path, text: str) -> None:
         staging.unlink(missing_ok=True)
 
 
-def _fsync(path: Path) -> None:
+def fsync_file(path: Path) -> None:
+    """Make a file's (or a folder's) contents durable."""
     fd = os.open(path, os.O_RDONLY)
     try:
         os.fsync(fd)

@@ -24,6 +24,7 @@ from .settings import Options, Settings, given_options
 from .store import Rows, Store
 from .synced import SyncedPairs
 from .unknown import check_policy, resolver
+from .views import SnapshotItems, SnapshotValues
 
 T = TypeVar("T")
 AnyEmbeddings = Embeddings | EncoderEmbeddings
@@ -141,10 +142,10 @@ class Database(MutableMapping[str, str]):
             return isinstance(key, str) and key in pairs
 
     def items(self) -> ItemsView[str, str]:
-        return _Items(self)
+        return SnapshotItems(self)
 
     def values(self) -> ValuesView[str]:
-        return _Values(self)
+        return SnapshotValues(self)
 
     def _snapshot(self) -> list[tuple[str, str]]:
         """Every pair, in insertion order, as of one moment: one catch-up, not one per key."""
@@ -353,20 +354,6 @@ class Database(MutableMapping[str, str]):
                 words = frozenset(word.lower() for key in pairs.keys() for word in key.split())
                 self._key_words = (pairs.version, words)
             return self._key_words[1]
-
-
-class _Items(ItemsView[str, str]):
-    _mapping: Database
-
-    def __iter__(self) -> Iterator[tuple[str, str]]:
-        return iter(self._mapping._snapshot())
-
-
-class _Values(ValuesView[str]):
-    _mapping: Database
-
-    def __iter__(self) -> Iterator[str]:
-        return (value for _, value in self._mapping._snapshot())
 
 
 def _resolve_answers(settings: Settings, embeddings: AnyEmbeddings) -> Settings:

@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 
+from .cache import fsync_file
 from .errors import (
     NotAStoreError,
     NotTextError,
@@ -495,12 +496,12 @@ def _create(path: Path) -> None:
         finally:
             connection.close()
         staging.chmod(0o644)  # mkstemp makes it private; a store is a file like any other
-        _fsync(staging)
+        fsync_file(staging)
         try:
             os.link(staging, path)
         except FileExistsError:
             pass  # another process created it first: open theirs
-        _fsync(path.parent)
+        fsync_file(path.parent)
     except sqlite3.Error as error:
         raise _translate(error, path) from error
     except PermissionError as error:
@@ -511,14 +512,6 @@ def _create(path: Path) -> None:
         raise StoreError(f"cannot create a store at {str(path)!r} ({error}); check the path and free space") from error
     finally:
         staging.unlink(missing_ok=True)
-
-
-def _fsync(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def _check_header(path: Path) -> None:

@@ -25,6 +25,7 @@ from ..pipeline import CLASSIFY_KEYS, Answers, Part, Pipeline
 from ..results import Classification, Neighbour, QueryResult
 from ..settings import Options, Settings, given_options
 from ..unknown import check_policy, resolver
+from ..views import SnapshotItems, SnapshotValues
 from .cluster import agreed, connect
 from .errors import gather
 from .layout import Manifest, shard_of
@@ -205,10 +206,10 @@ class ShardedDatabase(MutableMapping[str, str]):
         return iter([key for keys in self._gather([a.keys.remote() for a in self._actors]) for key in keys])
 
     def items(self) -> ItemsView[str, str]:
-        return _Items(self)
+        return SnapshotItems(self)
 
     def values(self) -> ValuesView[str]:
-        return _Values(self)
+        return SnapshotValues(self)
 
     def _snapshot(self) -> list[tuple[str, str]]:
         return [pair for pairs in self._gather([a.items.remote() for a in self._actors]) for pair in pairs]
@@ -364,20 +365,6 @@ class ShardedDatabase(MutableMapping[str, str]):
                 if words is not None:
                     self._known[number] = (stamp, words)
             return frozenset().union(*(words for _, words in self._known))
-
-
-class _Items(ItemsView[str, str]):
-    _mapping: ShardedDatabase
-
-    def __iter__(self) -> Iterator[tuple[str, str]]:
-        return iter(self._mapping._snapshot())
-
-
-class _Values(ValuesView[str]):
-    _mapping: ShardedDatabase
-
-    def __iter__(self) -> Iterator[str]:
-        return (value for _, value in self._mapping._snapshot())
 
 
 def _checked(settings: Settings) -> Settings:
