@@ -10,9 +10,7 @@ from __future__ import annotations
 
 import itertools
 import json
-import os
 import sqlite3
-import tempfile
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
@@ -21,38 +19,17 @@ from typing import Any
 
 import numpy as np
 
-from .cache import fsync_file
 from .errors import (
     NotAStoreError,
     NotTextError,
     ReadOnlyStoreError,
     StoreClosedError,
     StoreError,
-    StoreFullError,
     StoreVersionError,
 )
+from .schema import FORMAT, SCHEMA_VERSION, VECTOR
+from .store_file import check_header, check_is_ours, create, damaged, translate, uri_for
 
-FORMAT = "fuzzykv"
-#: The schema below. A store of a higher version is refused, never misread.
-SCHEMA_VERSION = 1
-
-SCHEMA = """
-CREATE TABLE fuzzykv_meta (name TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
-CREATE TABLE fuzzykv_pairs (
-    key TEXT PRIMARY KEY,          -- rowid order is insertion order
-    value TEXT NOT NULL,
-    key_vector BLOB NOT NULL,      -- float32 x dim, little-endian
-    value_vector BLOB NOT NULL,
-    seq INTEGER NOT NULL           -- the write that last set this pair
-);
-CREATE INDEX fuzzykv_pairs_seq ON fuzzykv_pairs(seq);
-CREATE TABLE fuzzykv_deleted (key TEXT PRIMARY KEY, seq INTEGER NOT NULL) WITHOUT ROWID;
-CREATE INDEX fuzzykv_deleted_seq ON fuzzykv_deleted(seq);
-"""
-
-_VECTOR = np.dtype("<f4")
-#: The first 16 bytes of every SQLite database file.
-SQLITE_HEADER = b"SQLite format 3\x00"
 # SQLite integers are signed 64-bit; a sequence or epoch beyond this is a damaged file.
 _INT64_MAX = (1 << 63) - 1
 _savepoint_names = itertools.count()
@@ -126,14 +103,14 @@ class Store:
         if not path.exists():
             if read_only:
                 raise StoreError(f"no store at {where!r}; opening read-only does not create one: check the path")
-            _create(path)
-        _check_header(path)
-        _check_is_ours(path)
-        uri, immutable = _uri(path, read_only)
+            create(path)
+        check_header(path)
+        check_is_ours(path)
+        uri, immutable = uri_for(path, read_only)
         try:
             connection = sqlite3.connect(uri, uri=True, isolation_level=None, check_same_thread=False, timeout=30)
         except sqlite3.Error as error:
-            raise _translate(error, path) from error
+            raise translate(error, path) from error
         store = cls(path, connection, read_only)
         try:
             if read_only and not immutable:
@@ -177,15 +154,15 @@ class Store:
         try:
             return self._db_or_raise().execute(statement, parameters).fetchall()
         except sqlite3.Error as error:
-            raise _translate(error, self.path) from error
+            raise translate(error, self.path) from error
         except UnicodeDecodeError as error:  # text that is not UTF-8: garbled bytes
-            raise _damaged(error, self.path) from error
+            raise damaged(error, self.path) from error
 
     def _sql_many(self, statement: str, rows: Sequence[Sequence[object]]) -> None:
         try:
             self._db_or_raise().executemany(statement, rows)
         except sqlite3.Error as error:
-            raise _translate(error, self.path) from error
+            raise translate(error, self.path) from error
 
     @property
     def in_transaction(self) -> bool:
@@ -339,7 +316,7 @@ class Store:
         """Rows selected as (rowid, key, value, key_vector, value_vector), returned in rowid (insertion) order."""
         found = self._sql(statement, parameters)
         found.sort(key=lambda row: row[0])
-        width = dim * _VECTOR.itemsize
+        width = dim * VECTOR.itemsize
         for row in found:
             if not (isinstance(row[1], str) and isinstance(row[2], str)):
                 raise StoreError(
@@ -353,8 +330,8 @@ class Store:
                 )
         keys = [row[1] for row in found]
         values = [row[2] for row in found]
-        key_vectors = np.frombuffer(b"".join(row[3] for row in found), dtype=_VECTOR).reshape(len(found), dim)
-        value_vectors = np.frombuffer(b"".join(row[4] for row in found), dtype=_VECTOR).reshape(len(found), dim)
+        key_vectors = np.frombuffer(b"".join(row[3] for row in found), dtype=VECTOR).reshape(len(found), dim)
+        value_vectors = np.frombuffer(b"".join(row[4] for row in found), dtype=VECTOR).reshape(len(found), dim)
         return Rows(keys, values, key_vectors.astype(np.float32), value_vectors.astype(np.float32),
                     [row[0] for row in found])
 
@@ -405,34 +382,7 @@ class Store:
 
 
 def _bytes(vector: np.ndarray) -> bytes:
-    return np.ascontiguousarray(vector, dtype=_VECTOR).tobytes()
-
-
-def _damaged(error: Exception, path: Path) -> StoreError:
-    return StoreError(f"{str(path)!r} is damaged ({error}); restore it from a backup, or export what is readable")
-
-
-def _translate(error: sqlite3.Error, path: Path) -> StoreError:
-    """An SQLite error as the fuzzykv error a caller can act on."""
-    name = getattr(error, "sqlite_errorname", "")
-    where = str(path)
-    if name == "SQLITE_FULL":
-        return StoreFullError(
-            f"the disk holding {where!r} is full ({error}); free space and retry: nothing was written"
-        )
-    if name.startswith("SQLITE_READONLY") or name == "SQLITE_PERM":
-        return ReadOnlyStoreError(
-            f"{where!r} cannot be written ({error}); check its permissions, or open it read_only=True"
-        )
-    if name.startswith("SQLITE_BUSY") or name.startswith("SQLITE_LOCKED"):
-        return StoreError(f"{where!r} stayed locked by another writer for 30 s ({error}); retry when it is done")
-    if name.startswith("SQLITE_CORRUPT"):
-        return _damaged(error, path)
-    if name.startswith("SQLITE_NOTADB"):
-        return NotAStoreError(f"{where!r} is not a fuzzykv store ({error}); pick another path")
-    if name.startswith("SQLITE_CANTOPEN"):
-        return StoreError(f"cannot open {where!r} ({error}); check the path and its folder's permissions")
-    return StoreError(f"{where!r}: {error}")
+    return np.ascontiguousarray(vector, dtype=VECTOR).tobytes()
 
 
 def _check_text(text: str) -> None:
@@ -470,115 +420,3 @@ def _int_field(meta: dict[str, str], name: str, path: Path) -> int:
     return number
 
 
-def _create(path: Path) -> None:
-    """Create an empty store atomically: built whole beside ``path``, then linked into place.
-
-    A link never replaces a file, so when two processes create the same store at once the first
-    link wins and the other opens that store; no one ever sees a half-made store.
-    """
-    fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".new", dir=path.parent)
-    os.close(fd)
-    staging = Path(name)
-    try:
-        connection = sqlite3.connect(staging, isolation_level=None)
-        try:
-            connection.execute("PRAGMA journal_mode = DELETE")
-            connection.execute("BEGIN")
-            for statement in filter(str.strip, SCHEMA.split(";")):
-                connection.execute(statement)
-            connection.execute(
-                "INSERT INTO fuzzykv_meta (name, value) "
-                "VALUES ('format', ?), ('version', ?), ('epoch', '0'), ('seq', '0')",
-                (FORMAT, str(SCHEMA_VERSION)),
-            )
-            connection.execute("COMMIT")
-            connection.execute("PRAGMA journal_mode = WAL")  # recorded in the header: every opener uses WAL
-        finally:
-            connection.close()
-        staging.chmod(0o644)  # mkstemp makes it private; a store is a file like any other
-        fsync_file(staging)
-        try:
-            os.link(staging, path)
-        except FileExistsError:
-            pass  # another process created it first: open theirs
-        fsync_file(path.parent)
-    except sqlite3.Error as error:
-        raise _translate(error, path) from error
-    except PermissionError as error:
-        raise ReadOnlyStoreError(
-            f"cannot create a store at {str(path)!r}: its folder cannot be written ({error}); pick a writable folder"
-        ) from error
-    except OSError as error:
-        raise StoreError(f"cannot create a store at {str(path)!r} ({error}); check the path and free space") from error
-    finally:
-        staging.unlink(missing_ok=True)
-
-
-def _check_header(path: Path) -> None:
-    """Refuse, before SQLite opens it, a file that does not start as an SQLite database."""
-    try:
-        with open(path, "rb") as handle:
-            head = handle.read(len(SQLITE_HEADER))
-    except PermissionError as error:
-        raise ReadOnlyStoreError(f"cannot read {str(path)!r} ({error}); check its permissions") from error
-    except OSError as error:
-        raise StoreError(f"cannot read {str(path)!r} ({error}); check the path") from error
-    if head != SQLITE_HEADER:
-        what = "an empty file" if not head else f"a file starting {head[:8]!r}"
-        raise NotAStoreError(
-            f"{str(path)!r} is {what}, not a fuzzykv store (nor an SQLite database); it was left as it was: "
-            "pick another path, or delete the file to make a new store there"
-        )
-
-
-def _check_is_ours(path: Path) -> None:
-    """Look at an SQLite file's tables without locks, writes or side files: is it a fuzzykv store?
-
-    NOTE: ``immutable=1`` reads the main file only; our stores get their tables when they are
-    created (before WAL is on), so the schema is always there.
-    """
-    try:
-        try:
-            tables = _tables(f"{path.resolve().as_uri()}?mode=ro&immutable=1")
-        except sqlite3.DatabaseError:
-            if not path.with_name(path.name + "-wal").exists():
-                raise
-            # NOTE: a checkpoint cut short (a full disk, a kill) leaves the main file readable only
-            # together with its WAL: read both, as a reader of the store would.
-            tables = _tables(f"{path.resolve().as_uri()}?mode=ro")
-    except (sqlite3.Error, UnicodeDecodeError) as error:
-        raise NotAStoreError(
-            f"{str(path)!r} is not a readable fuzzykv store ({error}); it was left as it was: "
-            "restore it from a backup or pick another path"
-        ) from error
-    if "fuzzykv_meta" not in tables:
-        listed = ", ".join(sorted(str(t) for t in tables)) or "none"
-        raise NotAStoreError(
-            f"{str(path)!r} is an SQLite database of another program (tables: {listed}); it was left as it was: "
-            "a fuzzykv store needs its own file"
-        )
-
-
-def _tables(uri: str) -> set[str]:
-    connection = sqlite3.connect(uri, uri=True)
-    try:
-        return {row[0] for row in connection.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
-    finally:
-        connection.close()
-
-
-def _uri(path: Path, read_only: bool) -> tuple[str, bool]:
-    """The URI to open ``path`` with, and whether it is immutable (a read-only folder or medium).
-
-    A read-only open takes a writable connection (with ``query_only``) where it may, because only
-    that one removes its ``-wal``/``-shm`` on close; where the file or folder cannot be written, it
-    reads through the writer's side files if there are any, else the file as it is (immutable).
-    """
-    base = path.resolve().as_uri()
-    if not read_only:
-        return f"{base}?mode=rw", False
-    if os.access(path, os.W_OK) and os.access(path.parent, os.W_OK):
-        return f"{base}?mode=rw", False
-    if Path(f"{path}-wal").exists() and Path(f"{path}-shm").exists():
-        return f"{base}?mode=ro", False
-    return f"{base}?mode=ro&immutable=1", True
