@@ -165,3 +165,19 @@ def test_corrections_are_shown_on_stderr_and_in_json(runner: CliRunner, pairs_js
     assert answers[0]["corrections"] == [{"typed": "rhombsu", "used": "rhombus", "distance": 1}]
     assert answers[0]["approximate"] is True
 
+
+
+@pytest.mark.parametrize(("missing", "args", "extra"), [("fastapi", ["serve", "s.fkv"], "serve"),
+                                                        ("ray", ["serve", "--shards", "2", "folder"], "ray")])
+def test_an_optional_feature_without_its_extra_says_how_to_install_it(tmp_path: Path, missing: str, args: list[str],
+                                                                     extra: str) -> None:
+    probe = f"import sys; sys.modules[{missing!r}] = None; from fuzzykv.cli import main; main({args!r})"
+    done = subprocess.run([sys.executable, "-c", probe], cwd=tmp_path, capture_output=True, text=True)
+    assert done.returncode == 1 and "Traceback" not in done.stderr
+    assert f"pip install 'fuzzykv[{extra}]'" in done.stderr
+
+
+def test_the_sharded_store_without_ray_says_how_to_install_it() -> None:
+    probe = "import sys; sys.modules['ray'] = None; import fuzzykv.distributed"
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True)
+    assert done.returncode == 1 and "pip install 'fuzzykv[ray]'" in done.stderr

@@ -11,7 +11,15 @@ package (nor Ray).
 from __future__ import annotations
 
 from ..errors import ShardUnavailableError
-from .layout import MANIFEST, Manifest, shard_of
-from .sharded import ShardedDatabase
+
+try:
+    import ray  # noqa: F401
+except ImportError as error:  # the core never needs ray; this package is the [ray] extra
+    raise ImportError(
+        "fuzzykv.distributed needs Ray, which the core install leaves out: pip install 'fuzzykv[ray]'", name=error.name
+    ) from error
+
+from .layout import MANIFEST, Manifest, shard_of  # noqa: E402
+from .sharded import ShardedDatabase  # noqa: E402
 
 __all__ = ["MANIFEST", "Manifest", "ShardUnavailableError", "ShardedDatabase", "shard_of"]

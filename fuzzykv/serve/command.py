@@ -59,6 +59,18 @@ def serve(store: Path, host: str, port: int, workers: int, read_only: bool, toke
             f"refusing to serve on {host}, which other machines can reach, without a token; "
             f"pass --token-file FILE or set {TOKEN_VARIABLE}, or bind to 127.0.0.1"
         )
+    try:
+        import fastapi  # noqa: F401
+        import uvicorn  # noqa: F401
+
+        if shards is not None:
+            import ray  # noqa: F401
+    except ImportError as error:
+        extra = "ray" if error.name == "ray" else "serve"
+        raise click.ClickException(
+            f"{'--shards' if extra == 'ray' else 'the HTTP service'} needs the {extra} extra ({error.name} is not "
+            f"installed): pip install 'fuzzykv[{extra}]'"
+        ) from error
     if shards is not None and workers > 1:
         raise click.ClickException("--shards serves from one process (the shards are Ray actors); drop --workers")
     config = ServeConfig(store=store, read_only=read_only, token=token, max_body=max_body, shards=shards,
