@@ -64,3 +64,17 @@ def composite(embed: Callable[[list[str]], Embedded], positive: Sequence[str], n
         (tuple(w for words in embedded.spelled for w in words),),
         (tuple(c for found in embedded.corrections for c in found),),
     )
+
+
+def embed_query(
+    embed: Callable[[list[str]], Embedded], text: str | None, positive: str | Sequence[str], negative: str | Sequence[str]
+) -> tuple[Embedded, str]:
+    """A query's vector and how it is shown: ``text`` alone, or gensim's composite of ``positive`` and ``negative``."""
+    plus, minus = as_texts(positive, "positive"), as_texts(negative, "negative")
+    if plus or minus:
+        parts = ([text] if text is not None else []) + plus
+        shown = text if text is not None else " + ".join(plus) + "".join(f" - {n}" for n in minus)
+        return composite(embed, parts, minus), shown
+    if text is None:
+        raise EmptyTextError("expected a text, or positive=[...] and/or negative=[...]; got nothing to query")
+    return embed([text]), text

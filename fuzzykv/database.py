@@ -12,10 +12,10 @@ from typing import TypeVar
 import numpy as np
 from typing_extensions import Unpack
 
-from .arguments import as_dict, as_texts, composite, positive_int, similarity_bound
+from .arguments import as_dict, as_texts, embed_query, positive_int, similarity_bound
 from .embeddings import Embedded, Embeddings
 from .encoders import Encoder, EncoderEmbeddings
-from .errors import EmptyDatabaseError, EmptyTextError, InvalidOptionError
+from .errors import EmptyDatabaseError, InvalidOptionError
 from .identity import PROBES, StoreRecord, embeddings_for, record_of
 from .loading import EmbeddingsSpec
 from .pipeline import CLASSIFY_KEYS, Part, Pipeline
@@ -269,16 +269,9 @@ class Database(MutableMapping[str, str]):
         k = positive_int("k", k)
         if attention_k is not None:
             positive_int("attention_k", attention_k)
-        plus, minus = as_texts(positive, "positive"), as_texts(negative, "negative")
-        if plus or minus:
-            embedded = composite(self._embed_queries, ([text] if text is not None else []) + plus, minus)
-        elif text is None:
-            raise EmptyTextError("expected a text, or positive=[...] and/or negative=[...]; got nothing to query")
-        else:
-            embedded = self._embed_queries([text])
+        embedded, shown = embed_query(self._embed_queries, text, positive, negative)
         with self._synced.reading() as pairs:
             answers = self._pipeline.answer(pairs, embedded.vectors, k, bool(exact), attention_k)
-        shown = text if text is not None else " + ".join(plus) + "".join(f" - {n}" for n in minus)
         return answers.result(0, shown, embedded, threshold)
 
     def classify(self, text: str, k: int = 5) -> Classification:

@@ -16,10 +16,10 @@ import numpy as np
 import ray
 from typing_extensions import Unpack
 
-from ..arguments import as_dict, as_texts, composite, positive_int, similarity_bound
+from ..arguments import as_dict, as_texts, embed_query, positive_int, similarity_bound
 from ..decode import HINT_VALUES
 from ..embeddings import Embedded, Embeddings
-from ..errors import EmptyDatabaseError, EmptyTextError, InvalidOptionError, StoreClosedError, StoreSettingsError
+from ..errors import EmptyDatabaseError, InvalidOptionError, StoreClosedError, StoreSettingsError
 from ..loading import EmbeddingsSpec, load_embeddings
 from ..pipeline import CLASSIFY_KEYS, Answers, Part, Pipeline
 from ..results import Classification, Neighbour, QueryResult
@@ -301,15 +301,8 @@ class ShardedDatabase(MutableMapping[str, str]):
         k = positive_int("k", k)
         if attention_k is not None:
             positive_int("attention_k", attention_k)
-        plus, minus = as_texts(positive, "positive"), as_texts(negative, "negative")
-        if plus or minus:
-            embedded = composite(self._embed_queries, ([text] if text is not None else []) + plus, minus)
-        elif text is None:
-            raise EmptyTextError("expected a text, or positive=[...] and/or negative=[...]; got nothing to query")
-        else:
-            embedded = self._embed_queries([text])
+        embedded, shown = embed_query(self._embed_queries, text, positive, negative)
         answers = self._answer(embedded.vectors, k, bool(exact), attention_k)
-        shown = text if text is not None else " + ".join(plus) + "".join(f" - {n}" for n in minus)
         return answers.result(0, shown, embedded, threshold)
 
     def nearest(self, text: str, k: int = 3) -> list[Neighbour]:
