@@ -31,7 +31,7 @@ DEMO_PAIRS: Mapping[str, str] = {
 DEMO_QUERIES = ("rhombus", "parabola", "female", "seven", "seventy", "cylinder")
 IMPORT_CHUNK = 10_000
 #: Settings a command line user sets per call (the others are a store's own business).
-QUERY_SETTINGS = ("similarity", "temperature", "vocabulary_size", "answers", "unknown", "attend_to", "device")
+QUERY_SETTINGS = ("similarity", "temperature", "value_weight", "vocabulary_size", "answers", "unknown", "attend_to", "device")
 STORE_SETTINGS = (*QUERY_SETTINGS, "unknown_stored")
 
 
@@ -61,7 +61,7 @@ def _settings_options(names: tuple[str, ...]) -> Callable[[F], F]:
     def decorate(command: F) -> F:
         for name in reversed(names):
             declared = by_name[name]
-            kind = _click_type(declared.type)
+            kind = click.FloatRange(min=0) if name == "value_weight" else _click_type(declared.type)
             flag = "--" + name.replace("_", "-")
             command = click.option(flag, name, type=kind, default=None, help=str(declared.metadata["help"]))(command)
         return command
