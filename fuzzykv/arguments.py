@@ -34,12 +34,6 @@ def as_texts(texts: str | Sequence[str], name: str) -> list[str]:
     return list(texts)
 
 
-def positive_int(name: str, value: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise InvalidOptionError(f"{name} must be a positive whole number, got {value!r}")
-    return value
-
-
 def similarity_bound(value: float | None) -> float:
     """``min_similarity`` as a bound: ``None`` admits everything."""
     if value is None:

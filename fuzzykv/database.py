@@ -12,7 +12,7 @@ from typing import TypeVar
 import numpy as np
 from typing_extensions import Unpack
 
-from .arguments import as_dict, as_texts, embed_query, positive_int, similarity_bound
+from .arguments import as_dict, as_texts, embed_query, similarity_bound
 from .embeddings import Embedded, Embeddings
 from .encoders import Encoder, EncoderEmbeddings
 from .errors import EmptyDatabaseError, InvalidOptionError
@@ -20,7 +20,7 @@ from .identity import PROBES, StoreRecord, embeddings_for, record_of
 from .loading import EmbeddingsSpec
 from .pipeline import CLASSIFY_KEYS, Part, Pipeline
 from .results import Classification, Neighbour, QueryResult
-from .settings import Options, Settings, given_options
+from .settings import Options, Settings, given_options, positive_int
 from .store import Rows, Store
 from .synced import SyncedPairs
 from .unknown import check_policy, resolver

@@ -54,7 +54,8 @@ def _choice(allowed: tuple[str, ...]) -> Any:
     return check
 
 
-def _positive_int(name: str, value: object) -> object:
+def positive_int(name: str, value: object) -> int:
+    """``value`` if it is a whole number of at least 1, else an ``InvalidOptionError`` naming ``name``."""
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise InvalidOptionError(f"{name} must be a positive whole number, got {value!r}")
     return value
@@ -116,13 +117,13 @@ class Settings:
         "With cosine similarity: a key's score adds this times its value's cosine to the query (0: keys alone).")
     vocabulary_size: int | None = _option(
         None, _optional_positive_int, "Decode only to the N most frequent words (None: every word).")
-    n_trees: int = _option(DEFAULT_N_TREES, _positive_int, "Trees of the annoy index over the vocabulary.")
-    search_k: int = _option(DEFAULT_SEARCH_K, _positive_int, "Tree nodes annoy searches per decode.")
+    n_trees: int = _option(DEFAULT_N_TREES, positive_int, "Trees of the annoy index over the vocabulary.")
+    search_k: int = _option(DEFAULT_SEARCH_K, positive_int, "Tree nodes annoy searches per decode.")
     attend_to: AttendTo = _option(
         "all", _choice(ATTEND_TO),
         "'all': attention over every key; 'index': over the attend_top keys an annoy index over the keys proposes.")
     attend_top: int = _option(
-        DEFAULT_ATTEND_TOP, _positive_int, "With attend_to='index': how many keys each query attends to.")
+        DEFAULT_ATTEND_TOP, positive_int, "With attend_to='index': how many keys each query attends to.")
     answers: Answers | None = _option(
         None, lambda name, value: None if value is None else _choice(ANSWERS)(name, value),
         "'vocabulary': any vocabulary word; 'values': stored values only (None: the vocabulary if there is one).")

@@ -13,7 +13,7 @@ import json
 import sqlite3
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -33,18 +33,6 @@ from .store_file import check_header, check_is_ours, create, damaged, translate,
 # SQLite integers are signed 64-bit; a sequence or epoch beyond this is a damaged file.
 _INT64_MAX = (1 << 63) - 1
 _savepoint_names = itertools.count()
-
-
-@dataclass(frozen=True)
-class StoreSettings:
-    """What shapes a store's answers; kept in the file so a reopened store answers as before."""
-
-    embeddings: str
-    fingerprint: str
-    dim: int
-    similarity: str
-    temperature: float
-    vocabulary_size: int | None
 
 
 @dataclass(frozen=True)
@@ -212,18 +200,6 @@ class Store:
 
     # -- settings ----------------------------------------------------------------------------
 
-    def settings(self) -> StoreSettings | None:
-        """The saved settings as the old ``StoreSettings`` (kept until every caller uses ``settings_dict``)."""
-        saved = self.settings_dict()
-        if saved is None:
-            return None
-        try:
-            return StoreSettings(**saved)
-        except TypeError as error:
-            raise StoreError(
-                f"{str(self.path)!r} holds settings of another shape ({error}); the store is damaged"
-            ) from error
-
     def settings_dict(self) -> dict[str, Any] | None:
         """The settings a store was made with, as saved (a JSON object), or None for a new store."""
         found = self._sql("SELECT value FROM fuzzykv_meta WHERE name = 'settings'")
@@ -254,13 +230,8 @@ class Store:
                 return found
             text = _settings_json(settings, self.path)
             self._sql("INSERT INTO fuzzykv_meta (name, value) VALUES ('settings', ?)", (text,))
-        saved: dict[str, Any] = json.loads(_settings_json(settings, self.path))
+        saved: dict[str, Any] = json.loads(text)  # what a reader will see, JSON's way
         return saved
-
-    def save_settings(self, settings: StoreSettings) -> None:
-        with self.transaction():
-            text = json.dumps(asdict(settings))
-            self._sql("INSERT OR REPLACE INTO fuzzykv_meta (name, value) VALUES ('settings', ?)", (text,))
 
     # -- reading -----------------------------------------------------------------------------
 

@@ -16,14 +16,14 @@ import numpy as np
 import ray
 from typing_extensions import Unpack
 
-from ..arguments import as_dict, as_texts, embed_query, positive_int, similarity_bound
+from ..arguments import as_dict, as_texts, embed_query, similarity_bound
 from ..decode import HINT_VALUES
 from ..embeddings import Embedded, Embeddings
 from ..errors import EmptyDatabaseError, InvalidOptionError, StoreClosedError, StoreSettingsError
 from ..loading import EmbeddingsSpec, load_embeddings
 from ..pipeline import CLASSIFY_KEYS, Answers, Part, Pipeline
 from ..results import Classification, Neighbour, QueryResult
-from ..settings import Options, Settings, given_options
+from ..settings import Options, Settings, given_options, positive_int
 from ..unknown import check_policy, resolver
 from ..views import SnapshotItems, SnapshotValues
 from .cluster import agreed, connect
