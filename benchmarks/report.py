@@ -24,6 +24,19 @@ def table(header: list[str], rows: list[list[str]]) -> str:
     return "\n".join(lines)
 
 
+def measured(target: dict) -> str:
+    """A target's figure with its unit ("x" for ratios), and the figures that qualify it."""
+    figure = f"{target['measured']:.2f} s" if target.get("unit") == "s" else f"{target['measured']:.1f}x"
+    extra = "".join(f", {k.replace('_', ' ')} {target[k]:.2f}" for k in ("recall@5", "top1_agreement", "top5_overlap")
+                    if k in target)
+    per_key = f", {target['bytes_per_key']:.0f} B per key" if "bytes_per_key" in target else ""
+    return figure + extra + per_key
+
+
+def met(target: dict) -> str:
+    return "n/a" if target["met"] is None else ("yes" if target["met"] else "**no**")
+
+
 def markdown() -> str:
     summary, decode, annoy, batch = load("summary"), load("decode"), load("annoy_recall"), load("batch")
     sizes, startup, store = load("store_size"), load("startup"), load("store")
@@ -31,12 +44,7 @@ def markdown() -> str:
         f"Written by `benchmarks/run_all.py` ({summary['seconds'] / 60:.1f} minutes) on this {summary['cores']}-core "
         "machine; every ratio compares two things measured in the same run.",
         "#### Targets",
-        table(["target", "goal", "measured", "met"], [
-            [t["target"], t["goal"], f"{t['measured']:.1f}x" + "".join(
-                f", {k.replace('_', ' ')} {t[k]:.2f}" for k in ("recall@5", "top1_agreement", "top5_overlap") if k in t),
-             "n/a" if t["met"] is None else ("yes" if t["met"] else "**no**")]
-            for t in summary["targets"]
-        ]),
+        table(["target", "goal", "measured", "met"], [[t["target"], t["goal"], measured(t), met(t)] for t in summary["targets"]]),
         "#### Decode, one query (`benchmarks/decode.py`)",
         table(["decoder", "median", "p99", "vs gensim"], [
             [name.replace("_", " "), f"{r['median_ms']:.2f} ms", f"{r['p99_ms']:.2f} ms",
@@ -61,9 +69,12 @@ def markdown() -> str:
             for r in batch["rows"]
         ]),
         "#### Store size (`benchmarks/store_size.py`)",
-        table(["keys", "build", "memory per key", "query median", "p99", "vs 6 keys", 'attend_to="index"'], [
+        table(["keys", "build", "memory per key", "query median", "p99", "vs 6 keys", "attention alone (numpy floor)",
+               'attend_to="index"'], [
             [f"{r['keys']:,}", f"{r['build_s']:.2f} s", f"{r['memory_bytes_per_key']:.0f} B", f"{r['median_ms']:.2f} ms",
              f"{r['p99_ms']:.2f} ms", f"{r['vs_6_keys']:.1f}x",
+             f"{r['attention_median_ms']:.2f} ms ({r['numpy_floor_median_ms']:.2f} ms, {r['attention_vs_floor']:.1f}x)"
+             if "attention_median_ms" in r else "",
              f"{r['topk']['median_ms']:.2f} ms ({r['topk']['speedup']:.1f}x faster; top-1 agreement "
              f"{r['topk']['top1_agreement']:.2f}, top-5 overlap {r['topk']['top5_overlap']:.2f})" if "topk" in r else ""]
             for r in sizes["rows"]

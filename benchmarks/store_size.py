@@ -1,5 +1,7 @@
 """Store size from 10 to 1,000,000 keys: query time, memory per key, time to build the store;
-and, at 1,000,000 keys, attend_to="index" against full attention (speed-up and agreement).
+attention alone against a bare numpy matrix-vector product over the same key matrix (the
+memory-bandwidth floor); and, from 10,000 keys, attend_to="index" against full attention
+(speed-up, and agreement of the exact decode's answers).
 
     python benchmarks/store_size.py        # writes results/store_size.json and store_size.png
 
@@ -21,6 +23,7 @@ from common import plot, summary, write
 from workload import blends, interleaved_ms, workload
 
 from fuzzykv import Database
+from fuzzykv.matrix import ARRAYS
 
 SIZES = (10, 100, 1_000, 10_000, 100_000, 1_000_000)
 QUERIES = 100
@@ -30,7 +33,7 @@ AGREEMENT_QUERIES = 200
 def memory_per_key(db: Database) -> float:
     """Bytes the pairs take in memory: vector arrays (with their spare capacity), maps, strings."""
     with db._synced.reading() as pairs:
-        arrays = pairs._key_vectors.nbytes + pairs._value_vectors.nbytes + pairs._key_norms.nbytes
+        arrays = sum(getattr(pairs, name).nbytes for name in ARRAYS)
         maps = sum(sys.getsizeof(v) for v in vars(pairs).values() if isinstance(v, (dict, list)))
         strings = sum(sys.getsizeof(k) + sys.getsizeof(v) for k, v in pairs.items())
         return (arrays + maps + strings) / max(len(pairs), 1)
@@ -46,19 +49,27 @@ def measure(n: int, writeup: Database) -> tuple[dict[str, Any], list[float]]:
     assert index is not None
     decoder = index.approximate()
     vectors = blends(db, texts[QUERIES:])
+    queries = db._embed_queries(texts[QUERIES:]).vectors
+    with db._synced.reading() as held:
+        key_matrix = held.key_units  # the (n, 50) float32 matrix full attention reads first
     calls: dict[str, Callable[[int], object]] = {
         "six": lambda i: writeup.query(texts[i]),
         "store": lambda i: db.query(texts[QUERIES + 1 + i]),
         "decode": lambda i: decoder.search(vectors[i + 1][None, :], 5),
+        "attention": lambda i: db.part(queries[i + 1][None, :], top=2),
+        "floor": lambda i: key_matrix @ queries[i + 1],
     }
     times = interleaved_ms(calls, list(range(QUERIES + 1)), warmup=1)
     query, six, decode = summary(times["store"]), summary(times["six"]), summary(times["decode"])
+    attention, floor = summary(times["attention"]), summary(times["floor"])
     row: dict[str, Any] = {
         "keys": n, "build_s": build_s, "memory_bytes_per_key": memory_per_key(db), **query,
         "vs_6_keys": query["median_ms"] / six["median_ms"], "six_keys_median_ms": six["median_ms"],
         "decode_alone_median_ms": decode["median_ms"], "decode_share": decode["median_ms"] / query["median_ms"],
+        "attention_median_ms": attention["median_ms"], "numpy_floor_median_ms": floor["median_ms"],
+        "attention_vs_floor": attention["median_ms"] / floor["median_ms"],
     }
-    if n >= 100_000:
+    if n >= 10_000:
         row["topk"] = topk_against_full(pairs, texts[:QUERIES], db, query["median_ms"])
     print({k: v for k, v in row.items() if k != "topk"}, flush=True)
     return row, times["six"]

@@ -19,24 +19,30 @@ from .settings import DEFAULT_TEMPERATURES, SIMILARITIES, Settings, Similarity
 __all__ = ["DEFAULT_TEMPERATURES", "SIMILARITIES", "Attention", "Partial", "Scores", "score"]
 
 _TINY = torch.finfo(torch.float32).tiny
-#: Logits this far below the maximum weigh under exp(-32) = 1.3e-14 of the heaviest key each.
-_NEGLIGIBLE = 32.0
-_NEGLIGIBLE_ROWS = 4_096
 
 
 @dataclass(frozen=True)
 class Scores:
-    """Every query against every key, from one matrix product: raw dot products and cosines, (b, n)."""
+    """Every query against every key: cosines (b, n), and the raw dot products from them."""
 
-    dot: torch.Tensor
     cosine: torch.Tensor
+    query_norms: torch.Tensor  # (b, 1)
+    key_norms: torch.Tensor  # (n,)
+
+    @property
+    def dot(self) -> torch.Tensor:
+        return self.cosine * self.query_norms * self.key_norms
 
 
-def score(queries: torch.Tensor, keys: torch.Tensor, key_norms: torch.Tensor) -> Scores:
-    """(b, dim) queries x (n, dim) keys, with the keys' (n,) lengths -> :class:`Scores`."""
-    dot = queries @ keys.T
+def score(queries: torch.Tensor, key_units: torch.Tensor, key_norms: torch.Tensor) -> Scores:
+    """(b, dim) queries x the (n, dim) keys' directions, with the keys' (n,) lengths -> :class:`Scores`.
+
+    One read of the key directions: a matrix-vector product for one query, a matrix product for more.
+    """
     query_norms = torch.linalg.vector_norm(queries, dim=-1, keepdim=True)
-    return Scores(dot, dot / (query_norms * key_norms).clamp_min(_TINY))
+    unit = queries / query_norms.clamp_min(_TINY)
+    cosine = torch.mv(key_units, unit[0])[None, :] if len(queries) == 1 else unit @ key_units.T
+    return Scores(cosine, query_norms, key_norms)
 
 
 @dataclass(frozen=True)
@@ -105,24 +111,18 @@ class Partial:
     weighted: np.ndarray  # (b, dim)
 
     @classmethod
-    def of(cls, logits: torch.Tensor, values: torch.Tensor) -> Partial:
-        """From (b, n) logits and (n, dim) value vectors of one part.
+    def of(cls, logits: torch.Tensor, value_units: torch.Tensor, value_norms: torch.Tensor) -> Partial:
+        """From (b, n) logits and the (n, dim) directions and (n,) lengths of the values of one part.
 
         The exponentials are taken relative to the part's maximum, so they lie in (0, 1] and sum
-        without overflow in float32; the sums are kept in float64 for the merge.
+        without overflow; the sums are kept in float64 for the merge. Every key is blended: at the
+        default temperature a large store's weight is spread over a tenth of its keys or more, and
+        gathering those rows costs more than one streamed read of all of them.
         """
         maximum = logits.amax(dim=-1, keepdim=True)
         exp = torch.exp(logits - maximum)
-        if len(logits) == 1 and logits.shape[1] > 4 * _NEGLIGIBLE_ROWS:
-            # Blend only the keys whose weight can matter: below exp(-NEGLIGIBLE) of the heaviest,
-            # even a million keys together move the blend by less than float32 rounding.
-            (rows,) = torch.nonzero(logits[0] >= maximum[0, 0] - _NEGLIGIBLE, as_tuple=True)
-            if len(rows) < logits.shape[1] // 4:
-                weighted = exp[:, rows] @ values[rows]
-                return cls(maximum[:, 0].double().cpu().numpy(), exp.double().sum(dim=-1).cpu().numpy(),
-                           weighted.double().cpu().numpy())
-        return cls(maximum[:, 0].double().cpu().numpy(), exp.double().sum(dim=-1).cpu().numpy(),
-                   (exp @ values).double().cpu().numpy())
+        return cls(maximum[:, 0].double().cpu().numpy(), exp.sum(dim=-1, dtype=torch.float64).cpu().numpy(),
+                   ((exp * value_norms) @ value_units).double().cpu().numpy())
 
     @staticmethod
     def merge(parts: Sequence[Partial]) -> tuple[np.ndarray, np.ndarray]:
@@ -134,3 +134,4 @@ class Partial:
         weighted = sum(p.weighted * s[:, None] for p, s in zip(parts, scale))
         denominator = totals.sum(axis=0)
         return np.asarray(weighted) / denominator[:, None], totals / denominator
+

@@ -153,8 +153,7 @@ class ValuesDecoder:
         for row, key in enumerate(pairs.row_keys):
             first.setdefault(pairs.value(key), row)
         self.words = list(first)
-        vectors = torch.from_numpy(pairs.value_vectors[list(first.values())].copy())
-        self._matrix = torch.nn.functional.normalize(vectors, dim=-1)
+        self._matrix = torch.from_numpy(pairs.value_units[list(first.values())])
 
     def search(self, vectors: np.ndarray, k: int, hints: object = None) -> tuple[np.ndarray, np.ndarray]:
         queries = torch.nn.functional.normalize(torch.from_numpy(vectors), dim=-1)

@@ -68,10 +68,9 @@ class KeyIndex:
         """
         if self._attention.similarity == "dot":
             return pairs.key_vectors
-        tiny = np.finfo(np.float32).tiny
-        items = pairs.key_vectors / np.maximum(pairs.key_norms, tiny)[:, None]
+        items = pairs.key_units
         if self._attention.value_weight:
-            items = items + self._attention.value_weight * pairs.value_vectors / np.maximum(pairs.value_norms, tiny)[:, None]
+            items = items + self._attention.value_weight * pairs.value_units
         return np.ascontiguousarray(items, dtype=np.float32)
 
     def _probe(self, query: np.ndarray) -> np.ndarray:

@@ -2,13 +2,30 @@
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterable, Sequence
 
 import numpy as np
 
+_VERSIONS = itertools.count()
+_TINY = np.finfo(np.float32).tiny
+#: The arrays a PairMatrix keeps its rows in (with spare capacity).
+ARRAYS = ("_key_units", "_value_units", "_key_norms", "_value_norms", "_rowids")
+
+
+def unit_rows(vectors: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(n, dim) vectors -> their (n, dim) directions (zero rows stay zero) and (n,) lengths, float32."""
+    vectors = np.asarray(vectors, dtype=np.float32)
+    norms = np.linalg.norm(vectors, axis=1).astype(np.float32)
+    return vectors / np.maximum(norms, _TINY)[:, None], norms
+
 
 class PairMatrix:
-    """Pairs in insertion order, with their key vectors, key norms and value vectors as row matrices.
+    """Pairs in insertion order, with their key and value vectors as row matrices.
+
+    Each vector is kept as its direction (a unit row, zero for a zero vector) and its length: every
+    query reads the directions (cosines are then one product each), and a raw vector is the two
+    multiplied (:meth:`value_vectors_of`).
 
     Setting, changing or deleting a pair costs O(dim), amortised: rows live in arrays with spare
     capacity, and a deleted row is filled by the last one. Row order is therefore not insertion
@@ -24,13 +41,14 @@ class PairMatrix:
         self.dim = dim
         self._values: dict[str, str] = {}
         self._row_of: dict[str, int] = {}
-        self._rowid_of: dict[str, int] = {}
         self.row_keys: list[str] = []
-        self._key_vectors = np.empty((capacity, dim), dtype=np.float32)
+        self._key_units = np.empty((capacity, dim), dtype=np.float32)
         self._key_norms = np.empty(capacity, dtype=np.float32)
         self._value_norms = np.empty(capacity, dtype=np.float32)
-        self._value_vectors = np.empty((capacity, dim), dtype=np.float32)
-        self.version = 0  # bumped by every write: what is derived from the pairs can tell it is stale
+        self._rowids = np.empty(capacity, dtype=np.int64)  # each row's rowid in the file; -1: none
+        self._value_units = np.empty((capacity, dim), dtype=np.float32)
+        # New with every write and every copy, unique in the process: what was derived from pairs can tell it is stale.
+        self.version = next(_VERSIONS)
 
     def __len__(self) -> int:
         return len(self.row_keys)
@@ -39,11 +57,12 @@ class PairMatrix:
         return key in self._values
 
     def copy(self) -> PairMatrix:
-        other = PairMatrix(self.dim, capacity=max(16, len(self)))
-        other.set_many(self.row_keys, [self._values[k] for k in self.row_keys], self.key_vectors, self.value_vectors)
-        for key in self._values:  # insertion order, not row order
-            other._values[key] = other._values.pop(key)
-        other._rowid_of = dict(self._rowid_of)
+        n = len(self)
+        other = PairMatrix(self.dim, capacity=max(16, n))
+        other.row_keys, other._row_of = list(self.row_keys), dict(self._row_of)
+        other._values = dict(self._values)  # insertion order, not row order
+        for name in ARRAYS:
+            getattr(other, name)[:n] = getattr(self, name)[:n]
         return other
 
     # -- reads -------------------------------------------------------------------------------
@@ -62,8 +81,9 @@ class PairMatrix:
         return list(self._values.items())
 
     @property
-    def key_vectors(self) -> np.ndarray:
-        return self._key_vectors[: len(self)]
+    def key_units(self) -> np.ndarray:
+        """(n, dim) the keys' directions, by row."""
+        return self._key_units[: len(self)]
 
     @property
     def key_norms(self) -> np.ndarray:
@@ -74,8 +94,18 @@ class PairMatrix:
         return self._value_norms[: len(self)]
 
     @property
-    def value_vectors(self) -> np.ndarray:
-        return self._value_vectors[: len(self)]
+    def value_units(self) -> np.ndarray:
+        """(n, dim) the values' directions, by row."""
+        return self._value_units[: len(self)]
+
+    @property
+    def key_vectors(self) -> np.ndarray:
+        """(n, dim) the key vectors as embedded (a new array)."""
+        return np.asarray(self.key_units * self.key_norms[:, None])
+
+    def value_vectors_of(self, rows: np.ndarray) -> np.ndarray:
+        """(len(rows), dim) the value vectors of ``rows`` as embedded."""
+        return np.asarray(self._value_units[rows] * self._value_norms[rows, None])
 
     # -- writes ------------------------------------------------------------------------------
 
@@ -93,7 +123,22 @@ class PairMatrix:
             rowid grew was re-inserted in the file and moves to the end.
         """
         self._reserve(len(self) + len(keys))
-        self.version += 1
+        self.version = next(_VERSIONS)
+        if not len(self):  # a load: every key is new, and the maps are built in bulk
+            self.row_keys = list(keys)
+            self._row_of = dict(zip(keys, range(len(keys))))
+            self._values = dict(zip(keys, values))
+            rows: np.ndarray | slice = slice(0, len(keys))
+            self._rowids[rows] = rowids if rowids is not None else -1
+        else:
+            rows = self._place(keys, values, rowids)
+        for units, norms, vectors in ((self._key_units, self._key_norms, key_vectors),
+                                      (self._value_units, self._value_norms, value_vectors)):
+            norms[rows] = np.linalg.norm(vectors, axis=1) if len(keys) else 0
+            units[rows] = vectors / np.maximum(norms[rows], _TINY)[:, None]
+
+    def _place(self, keys: Sequence[str], values: Sequence[str], rowids: Sequence[int] | None) -> np.ndarray:
+        """The rows of ``keys``: their own when held, new ones at the end otherwise."""
         rows = np.empty(len(keys), dtype=np.int64)
         for position, (key, value) in enumerate(zip(keys, values)):
             row = self._row_of.get(key)
@@ -101,35 +146,31 @@ class PairMatrix:
                 row = len(self.row_keys)
                 self._row_of[key] = row
                 self.row_keys.append(key)
-            elif rowids is not None and self._rowid_of.get(key, rowids[position]) != rowids[position]:
+                self._rowids[row] = -1
+            elif rowids is not None and self._rowids[row] not in (-1, rowids[position]):
                 del self._values[key]  # re-inserted in the file: its place is now the end
             if rowids is not None:
-                self._rowid_of[key] = rowids[position]
+                self._rowids[row] = rowids[position]
             self._values[key] = value
             rows[position] = row
-        self._key_vectors[rows] = key_vectors
-        self._key_norms[rows] = np.linalg.norm(key_vectors, axis=1) if len(keys) else 0
-        self._value_norms[rows] = np.linalg.norm(value_vectors, axis=1) if len(keys) else 0
-        self._value_vectors[rows] = value_vectors
+        return rows
 
     def delete_many(self, keys: Iterable[str]) -> None:
         """Remove pairs that are present; the last row moves into each hole."""
-        self.version += 1
+        self.version = next(_VERSIONS)
         for key in keys:
             row = self._row_of.pop(key, None)
             if row is None:
                 continue
             del self._values[key]
-            self._rowid_of.pop(key, None)
             last = len(self.row_keys) - 1
             moved = self.row_keys.pop()
             if row != last:
                 self.row_keys[row] = moved
                 self._row_of[moved] = row
-                self._key_vectors[row] = self._key_vectors[last]
-                self._key_norms[row] = self._key_norms[last]
-                self._value_norms[row] = self._value_norms[last]
-                self._value_vectors[row] = self._value_vectors[last]
+                for name in ARRAYS:
+                    array = getattr(self, name)
+                    array[row] = array[last]
 
     def _reserve(self, needed: int) -> None:
         capacity = len(self._key_norms)
@@ -137,7 +178,7 @@ class PairMatrix:
             return
         capacity = max(needed, 2 * capacity)
         # New arrays, not resized ones: a query still holding views of the old rows stays valid.
-        for name in ("_key_vectors", "_value_vectors", "_key_norms", "_value_norms"):
+        for name in ARRAYS:
             old = getattr(self, name)
             new = np.empty((capacity, *old.shape[1:]), dtype=old.dtype)
             new[: len(self)] = old[: len(self)]

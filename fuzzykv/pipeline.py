@@ -172,7 +172,7 @@ class Pipeline:
         keys = [[pairs.row_keys[row] for row in rows.tolist()] for rows, _ in attended.top]
         return Part(
             attended.partial, attended.best_key, keys, [[pairs.value(key) for key in listed] for listed in keys],
-            [logits for _, logits in attended.top], [pairs.value_vectors[rows] for rows, _ in attended.top],
+            [logits for _, logits in attended.top], [pairs.value_vectors_of(rows) for rows, _ in attended.top],
         )
 
     @classmethod
@@ -241,21 +241,20 @@ class Pipeline:
             self.key_index.touch(list(keys))
 
     def _attend_rows(self, pairs: PairMatrix, queries: np.ndarray, rows: np.ndarray | None, top: int) -> Attended:
-        """Attention over ``rows`` of ``pairs`` (``None``: every row): one read of their keys and values."""
+        """Attention over ``rows`` of ``pairs`` (``None``: every row): one read of the key directions,
+        one of the value directions (for the value term), and of the values that carry weight."""
         if rows is None:
-            keys, norms, values, value_norms = pairs.key_vectors, pairs.key_norms, pairs.value_vectors, pairs.value_norms
+            keys, norms, values, value_norms = pairs.key_units, pairs.key_norms, pairs.value_units, pairs.value_norms
         else:
-            keys, norms = pairs.key_vectors[rows], pairs.key_norms[rows]
-            values, value_norms = pairs.value_vectors[rows], pairs.value_norms[rows]
+            keys, norms = pairs.key_units[rows], pairs.key_norms[rows]
+            values, value_norms = pairs.value_units[rows], pairs.value_norms[rows]
         device = self.device
         query = torch.from_numpy(queries).to(device)
-        value_tensor = torch.from_numpy(values).to(device)
+        value_tensor, value_norm_tensor = torch.from_numpy(values).to(device), torch.from_numpy(value_norms).to(device)
         scores = score(query, torch.from_numpy(keys).to(device), torch.from_numpy(norms).to(device))
-        value_cosines = None
-        if self.attention.uses_values:
-            value_cosines = score(query, value_tensor, torch.from_numpy(value_norms).to(device)).cosine
+        value_cosines = score(query, value_tensor, value_norm_tensor).cosine if self.attention.uses_values else None
         logits = self.attention.logits(scores, value_cosines)
-        partial = Partial.of(logits, value_tensor)
+        partial = Partial.of(logits, value_tensor, value_norm_tensor)
         best_key = scores.cosine.max(dim=-1).values.cpu().numpy()
         heaviest = torch.topk(logits, min(top, logits.shape[1]), dim=-1, sorted=True)
         chosen = heaviest.indices.cpu().numpy()
@@ -269,4 +268,4 @@ class Pipeline:
         return self._values[1]
 
 def _key_tensors(pairs: PairMatrix) -> tuple[torch.Tensor, torch.Tensor]:
-    return torch.from_numpy(pairs.key_vectors), torch.from_numpy(pairs.key_norms)
+    return torch.from_numpy(pairs.key_units), torch.from_numpy(pairs.key_norms)

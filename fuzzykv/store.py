@@ -287,24 +287,26 @@ class Store:
         """Rows selected as (rowid, key, value, key_vector, value_vector), returned in rowid (insertion) order."""
         found = self._sql(statement, parameters)
         found.sort(key=lambda row: row[0])
+        rowids, keys, values, key_blobs, value_blobs = (list(column) for column in zip(*found)) if found else ([], [], [], [], [])
         width = dim * VECTOR.itemsize
-        for row in found:
-            if not (isinstance(row[1], str) and isinstance(row[2], str)):
-                raise StoreError(
-                    f"{str(self.path)!r} holds a key or value that is not text ({row[1]!r}); the store is damaged: "
-                    "restore it from a backup or export what is readable"
-                )
-            if not (isinstance(row[3], bytes) and isinstance(row[4], bytes) and len(row[3]) == len(row[4]) == width):
-                raise StoreError(
-                    f"{str(self.path)!r} holds vectors that are not {dim}-dimensional float32 (key {row[1]!r}); "
-                    "the store is damaged: restore it from a backup"
-                )
-        keys = [row[1] for row in found]
-        values = [row[2] for row in found]
-        key_vectors = np.frombuffer(b"".join(row[3] for row in found), dtype=VECTOR).reshape(len(found), dim)
-        value_vectors = np.frombuffer(b"".join(row[4] for row in found), dtype=VECTOR).reshape(len(found), dim)
-        return Rows(keys, values, key_vectors.astype(np.float32), value_vectors.astype(np.float32),
-                    [row[0] for row in found])
+        # Checked column by column in C (a million rows in tens of milliseconds); the loop finds the culprit.
+        if not ({type(t) for t in keys} | {type(t) for t in values}) <= {str}:
+            row = next(r for r in found if not (isinstance(r[1], str) and isinstance(r[2], str)))
+            raise StoreError(
+                f"{str(self.path)!r} holds a key or value that is not text ({row[1]!r}); the store is damaged: "
+                "restore it from a backup or export what is readable"
+            )
+        if not ({type(b) for b in key_blobs} | {type(b) for b in value_blobs}) <= {bytes} or \
+                not set(map(len, key_blobs)) | set(map(len, value_blobs)) <= {width}:
+            row = next(r for r in found if not (isinstance(r[3], bytes) and isinstance(r[4], bytes)
+                                                and len(r[3]) == len(r[4]) == width))
+            raise StoreError(
+                f"{str(self.path)!r} holds vectors that are not {dim}-dimensional float32 (key {row[1]!r}); "
+                "the store is damaged: restore it from a backup"
+            )
+        key_vectors = np.frombuffer(b"".join(key_blobs), dtype=VECTOR).reshape(len(found), dim)
+        value_vectors = np.frombuffer(b"".join(value_blobs), dtype=VECTOR).reshape(len(found), dim)
+        return Rows(keys, values, key_vectors, value_vectors, rowids)  # read-only views of the joined bytes
 
     # -- writing (inside ``transaction()``) --------------------------------------------------
 

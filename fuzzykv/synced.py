@@ -6,6 +6,7 @@ Thread-safe: one lock serialises writes and the reads that must see whole writes
 
 from __future__ import annotations
 
+import gc
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -137,8 +138,9 @@ class SyncedPairs:
 
     def reload(self) -> None:
         assert self.store is not None
-        position, rows = self.store.read_all(self.dim)
-        self._apply(Changes(position, True, rows, []))
+        with _no_gc():
+            position, rows = self.store.read_all(self.dim)
+            self._apply(Changes(position, True, rows, []))
         self.store.changed_elsewhere()  # what was just read is current
 
     def _store_rows(self, seq: int, rows: Rows | None, deleted: Sequence[str]) -> list[int] | None:
@@ -175,3 +177,16 @@ class SyncedPairs:
         if self.closed:
             where = f" {str(self.store.path)!r}" if self.store is not None else ""
             raise StoreClosedError(f"the store{where} is closed; open it again to use it")
+
+
+@contextmanager
+def _no_gc() -> Iterator[None]:
+    """Python's cycle collector paused while a load makes millions of objects that hold no cycles:
+    otherwise it walks them again and again (half of a million-pair open)."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()

@@ -7,6 +7,7 @@ from hypothesis.extra.numpy import arrays
 
 from fuzzykv import InvalidOptionError
 from fuzzykv.attention import DEFAULT_TEMPERATURES, Attention, score
+from fuzzykv.matrix import unit_rows
 
 finite = st.floats(-10, 10, allow_nan=False, width=32)
 
@@ -28,7 +29,7 @@ def problems(draw: st.DrawFn) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 def test_weights_are_a_distribution_and_the_blend_is_their_mix(problem, similarity, temperature) -> None:
     queries, keys, values = (torch.from_numpy(a) for a in problem)
     attention = Attention(similarity, temperature)
-    weights = attention.weights(score(queries, keys, torch.linalg.vector_norm(keys, dim=-1)))
+    weights = attention.weights(score(queries, *units(keys)))
     assert weights.shape == (len(queries), len(keys))
     assert torch.all(weights >= 0)
     torch.testing.assert_close(weights.sum(dim=-1), torch.ones(len(queries)), atol=1e-5, rtol=0)
@@ -37,8 +38,12 @@ def test_weights_are_a_distribution_and_the_blend_is_their_mix(problem, similari
 
 
 def scores(queries: list[list[float]], keys: list[list[float]]):
-    k = torch.tensor(keys)
-    return score(torch.tensor(queries), k, torch.linalg.vector_norm(k, dim=-1))
+    return score(torch.tensor(queries), *units(torch.tensor(keys)))
+
+
+def units(keys: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    directions, norms = unit_rows(keys.numpy())
+    return torch.from_numpy(directions), torch.from_numpy(norms)
 
 
 def test_scores_are_dot_products_and_cosines() -> None:

@@ -12,6 +12,7 @@ from fuzzykv.decode import HINT_WORDS, IndexSettings, VocabularyIndex, vocabular
 from fuzzykv.embeddings import Embeddings
 from fuzzykv.exact import ExactDecoder
 from fuzzykv.loading import load_embeddings
+from fuzzykv.matrix import unit_rows
 from fuzzykv.settings import Settings
 
 
@@ -24,7 +25,7 @@ def decoded_vectors(glove: Embeddings, stores: int, seed: int) -> np.ndarray:
         ids = rng.choice(50_000, size=2 * n + 4, replace=False)
         parts = (ids[:n], ids[n : 2 * n], ids[2 * n :])
         keys, values, queries = (torch.from_numpy(np.array(glove.vectors[i])) for i in parts)
-        found = score(queries, keys, torch.linalg.vector_norm(keys, dim=-1))
+        found = score(queries, *(torch.from_numpy(a) for a in unit_rows(keys.numpy())))
         for similarity in ("cosine", "dot"):
             weights = Attention(similarity).weights(found)
             out.append(Attention.blend(weights, values).numpy())
