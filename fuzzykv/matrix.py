@@ -9,7 +9,7 @@ import numpy as np
 
 _VERSIONS = itertools.count()
 _TINY = np.finfo(np.float32).tiny
-#: The arrays a PairMatrix keeps its rows in (with spare capacity).
+#: The arrays a PairMatrix keeps its rows in (with spare capacity); rowids only for pairs read from a file.
 ARRAYS = ("_key_units", "_value_units", "_key_norms", "_value_norms", "_rowids")
 
 
@@ -45,7 +45,7 @@ class PairMatrix:
         self._key_units = np.empty((capacity, dim), dtype=np.float32)
         self._key_norms = np.empty(capacity, dtype=np.float32)
         self._value_norms = np.empty(capacity, dtype=np.float32)
-        self._rowids = np.empty(capacity, dtype=np.int64)  # each row's rowid in the file; -1: none
+        self._rowids = np.empty(0, dtype=np.int64)  # each row's rowid in the file (-1: none); sized on first use
         self._value_units = np.empty((capacity, dim), dtype=np.float32)
         # New with every write and every copy, unique in the process: what was derived from pairs can tell it is stale.
         self.version = next(_VERSIONS)
@@ -61,7 +61,8 @@ class PairMatrix:
         other = PairMatrix(self.dim, capacity=max(16, n))
         other.row_keys, other._row_of = list(self.row_keys), dict(self._row_of)
         other._values = dict(self._values)  # insertion order, not row order
-        for name in ARRAYS:
+        other._rowids = np.empty(len(other._key_norms) if len(self._rowids) else 0, dtype=np.int64)
+        for name in self._arrays():
             getattr(other, name)[:n] = getattr(self, name)[:n]
         return other
 
@@ -129,7 +130,11 @@ class PairMatrix:
             self._row_of = dict(zip(keys, range(len(keys))))
             self._values = dict(zip(keys, values))
             rows: np.ndarray | slice = slice(0, len(keys))
-            self._rowids[rows] = rowids if rowids is not None else -1
+            if rowids is not None:
+                self._rowids = self._rowids if len(self._rowids) else np.empty(len(self._key_norms), dtype=np.int64)
+                self._rowids[rows] = rowids
+            elif len(self._rowids):
+                self._rowids[rows] = -1
         else:
             rows = self._place(keys, values, rowids)
         for units, norms, vectors in ((self._key_units, self._key_norms, key_vectors),
@@ -146,10 +151,13 @@ class PairMatrix:
                 row = len(self.row_keys)
                 self._row_of[key] = row
                 self.row_keys.append(key)
-                self._rowids[row] = -1
-            elif rowids is not None and self._rowids[row] not in (-1, rowids[position]):
+                if len(self._rowids):
+                    self._rowids[row] = -1
+            elif rowids is not None and len(self._rowids) and self._rowids[row] not in (-1, rowids[position]):
                 del self._values[key]  # re-inserted in the file: its place is now the end
             if rowids is not None:
+                if not len(self._rowids):  # the first rowids: every row held so far has none
+                    self._rowids = np.full(len(self._key_norms), -1, dtype=np.int64)
                 self._rowids[row] = rowids[position]
             self._values[key] = value
             rows[position] = row
@@ -168,7 +176,7 @@ class PairMatrix:
             if row != last:
                 self.row_keys[row] = moved
                 self._row_of[moved] = row
-                for name in ARRAYS:
+                for name in self._arrays():
                     array = getattr(self, name)
                     array[row] = array[last]
 
@@ -178,8 +186,12 @@ class PairMatrix:
             return
         capacity = max(needed, 2 * capacity)
         # New arrays, not resized ones: a query still holding views of the old rows stays valid.
-        for name in ARRAYS:
+        for name in self._arrays():
             old = getattr(self, name)
             new = np.empty((capacity, *old.shape[1:]), dtype=old.dtype)
             new[: len(self)] = old[: len(self)]
             setattr(self, name, new)
+
+    def _arrays(self) -> list[str]:
+        """The names of the row arrays in use (rowids are held once some pair came with one)."""
+        return [name for name in ARRAYS if name != "_rowids" or len(self._rowids)]
