@@ -73,7 +73,7 @@ def markdown() -> str:
                'attend_to="index"'], [
             [f"{r['keys']:,}", f"{r['build_s']:.2f} s", f"{r['memory_bytes_per_key']:.0f} B", f"{r['median_ms']:.2f} ms",
              f"{r['p99_ms']:.2f} ms", f"{r['vs_6_keys']:.1f}x",
-             f"{r['attention_median_ms']:.2f} ms ({r['numpy_floor_median_ms']:.2f} ms, {r['attention_vs_floor']:.1f}x)"
+             f"{r['attention_median_ms']:.2f} ms ({r['numpy_floor_median_ms']:.3f} ms, {r['attention_vs_floor']:.1f}x)"
              if "attention_median_ms" in r else "",
              f"{r['topk']['median_ms']:.2f} ms ({r['topk']['speedup']:.1f}x faster; top-1 agreement "
              f"{r['topk']['top1_agreement']:.2f}, top-5 overlap {r['topk']['top5_overlap']:.2f})" if "topk" in r else ""]
