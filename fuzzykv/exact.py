@@ -9,6 +9,7 @@ the full scan's.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -177,17 +178,14 @@ class _Codes:
         """(dim, b) int8 query codes -> (chunks, b) the best integer score of each chunk of rows."""
         rows, b = len(self.codes), x_t.shape[1]
         tile = max(CHUNK, TILE_BYTES // (4 * b) // CHUNK * CHUNK)
-        maxima = np.empty((-(-rows // CHUNK), b), dtype=np.int32)
-        with one_torch_thread():
+        maxima = torch.empty((-(-rows // CHUNK), b), dtype=torch.int32)
+        # One query's product is short: one thread (see threads.py). A block of queries keeps both busy.
+        with one_torch_thread() if b < QUERY_BLOCK // 4 else nullcontext():
             for start in range(0, rows, tile):
-                scores = torch._int_mm(self.codes[start : start + tile], x_t).numpy()  # (tile, b), exact in int32
+                scores = torch._int_mm(self.codes[start : start + tile], x_t)  # (tile, b), exact in int32
                 whole = len(scores) // CHUNK * CHUNK
                 first = start // CHUNK
-                out = maxima[first : first + whole // CHUNK]
-                if b == 1:  # numpy is slow at many short rows; torch reduces them in one vectorised pass
-                    out[:, 0] = torch.from_numpy(scores[:whole]).view(-1, CHUNK).amax(dim=1).numpy()
-                else:
-                    np.max(scores[:whole].reshape(-1, CHUNK, b), axis=1, out=out)
+                torch.amax(scores[:whole].view(-1, CHUNK, b), dim=1, out=maxima[first : first + whole // CHUNK])
                 if whole < len(scores):  # the short last chunk: its own maximum, over real rows only
-                    maxima[first + whole // CHUNK] = scores[whole:].max(axis=0)
-        return maxima
+                    maxima[first + whole // CHUNK] = scores[whole:].amax(dim=0)
+        return maxima.numpy()
