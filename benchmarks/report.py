@@ -68,6 +68,8 @@ def markdown() -> str:
             [r["decode"], f"{r['batch']:,}", f"{r['ms_per_query']:.3f}", f"{r['queries_per_s']:,.0f}", f"{r['vs_gensim']:.1f}x"]
             for r in batch["rows"]
         ]),
+        f"Each row's peer is gensim's `similar_by_vector` timed just before and after it on fresh blends "
+        f"(median over all rows {batch['gensim_similar_by_vector']['median_ms']:.2f} ms).",
         "#### Store size (`benchmarks/store_size.py`)",
         table(["keys", "build", "memory per key", "query median", "p99", "vs 6 keys", "attention alone (numpy floor)",
                'attend_to="index"'], [
