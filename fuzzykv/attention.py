@@ -84,8 +84,8 @@ class Attention:
         """(b, n) scaled scores: what the softmax is taken over."""
         chosen = scores.cosine if self.similarity == "cosine" else scores.dot
         assert self.temperature is not None and self.value_weight is not None
-        if self.value_weight and value_cosines is not None:
-            chosen = chosen + self.value_weight * value_cosines
+        if self.value_weight and value_cosines is not None:  # one pass: a fresh tensor, scaled in place
+            return torch.add(chosen, value_cosines, alpha=self.value_weight).div_(self.temperature)
         return chosen / self.temperature
 
     def weights(self, scores: Scores, value_cosines: torch.Tensor | None = None) -> torch.Tensor:
