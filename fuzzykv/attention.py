@@ -134,4 +134,3 @@ class Partial:
         weighted = sum(p.weighted * s[:, None] for p, s in zip(parts, scale))
         denominator = totals.sum(axis=0)
         return np.asarray(weighted) / denominator[:, None], totals / denominator
-

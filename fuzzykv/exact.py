@@ -33,6 +33,7 @@ class Decoder(Protocol):
 
 CHUNK = 32  # vocabulary rows per chunk: the int8 scan keeps each chunk's best score
 QUERY_BLOCK = 256  # queries per int8 product in a batch
+THREADED_QUERIES = 64  # from this many queries at once, the int8 product runs on torch's threads
 TILE_BYTES = 4 << 20  # int32 scores per product: each tile is reduced while in the cache
 # Covers float32 rounding of the exact rescoring and of the error bound (sums of 50 products <= 1).
 _MARGIN = 1e-5
@@ -179,8 +180,8 @@ class _Codes:
         rows, b = len(self.codes), x_t.shape[1]
         tile = max(CHUNK, TILE_BYTES // (4 * b) // CHUNK * CHUNK)
         maxima = torch.empty((-(-rows // CHUNK), b), dtype=torch.int32)
-        # One query's product is short: one thread (see threads.py). A block of queries keeps both busy.
-        with one_torch_thread() if b < QUERY_BLOCK // 4 else nullcontext():
+        # A few queries' product is short: one thread (see threads.py). A block of queries keeps both busy.
+        with one_torch_thread() if b < THREADED_QUERIES else nullcontext():
             for start in range(0, rows, tile):
                 scores = torch._int_mm(self.codes[start : start + tile], x_t)  # (tile, b), exact in int32
                 whole = len(scores) // CHUNK * CHUNK

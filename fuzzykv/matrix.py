@@ -131,16 +131,14 @@ class PairMatrix:
             self._values = dict(zip(keys, values))
             rows: np.ndarray | slice = slice(0, len(keys))
             if rowids is not None:
-                self._rowids = self._rowids if len(self._rowids) else np.empty(len(self._key_norms), dtype=np.int64)
-                self._rowids[rows] = rowids
+                self._held_rowids()[rows] = rowids
             elif len(self._rowids):
                 self._rowids[rows] = -1
         else:
             rows = self._place(keys, values, rowids)
-        for units, norms, vectors in ((self._key_units, self._key_norms, key_vectors),
-                                      (self._value_units, self._value_norms, value_vectors)):
-            norms[rows] = np.linalg.norm(vectors, axis=1) if len(keys) else 0
-            units[rows] = vectors / np.maximum(norms[rows], _TINY)[:, None]
+        if len(keys):
+            self._key_units[rows], self._key_norms[rows] = unit_rows(key_vectors)
+            self._value_units[rows], self._value_norms[rows] = unit_rows(value_vectors)
 
     def _place(self, keys: Sequence[str], values: Sequence[str], rowids: Sequence[int] | None) -> np.ndarray:
         """The rows of ``keys``: their own when held, new ones at the end otherwise."""
@@ -156,9 +154,7 @@ class PairMatrix:
             elif rowids is not None and len(self._rowids) and self._rowids[row] not in (-1, rowids[position]):
                 del self._values[key]  # re-inserted in the file: its place is now the end
             if rowids is not None:
-                if not len(self._rowids):  # the first rowids: every row held so far has none
-                    self._rowids = np.full(len(self._key_norms), -1, dtype=np.int64)
-                self._rowids[row] = rowids[position]
+                self._held_rowids()[row] = rowids[position]
             self._values[key] = value
             rows[position] = row
         return rows
@@ -191,6 +187,12 @@ class PairMatrix:
             new = np.empty((capacity, *old.shape[1:]), dtype=old.dtype)
             new[: len(self)] = old[: len(self)]
             setattr(self, name, new)
+
+    def _held_rowids(self) -> np.ndarray:
+        """The rowid array, made when the first rowid arrives (every row held before has none)."""
+        if not len(self._rowids):
+            self._rowids = np.full(len(self._key_norms), -1, dtype=np.int64)
+        return self._rowids
 
     def _arrays(self) -> list[str]:
         """The names of the row arrays in use (rowids are held once some pair came with one)."""

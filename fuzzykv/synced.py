@@ -158,7 +158,8 @@ class SyncedPairs:
         """
         assert self.store is not None
         if self.store.changed_elsewhere():
-            self._apply(self.store.changes_since(self._position, self.dim))
+            with _no_gc():  # after another process's clear, the changes are the whole store
+                self._apply(self.store.changes_since(self._position, self.dim))
 
     def _apply(self, changes: Changes) -> None:
         rows = changes.rows
