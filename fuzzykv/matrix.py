@@ -40,7 +40,7 @@ class PairMatrix:
     def __init__(self, dim: int, capacity: int = 16) -> None:
         self.dim = dim
         self._values: dict[str, str] = {}
-        self._row_of: dict[str, int] = {}
+        self._row_of: dict[str, int] | None = {}  # None until first needed after a load (see _rows_by_key)
         self.row_keys: list[str] = []
         self._key_units = np.empty((capacity, dim), dtype=np.float32)
         self._key_norms = np.empty(capacity, dtype=np.float32)
@@ -56,10 +56,33 @@ class PairMatrix:
     def __contains__(self, key: object) -> bool:
         return key in self._values
 
+    @classmethod
+    def adopt(cls, keys: list[str], values: list[str], key_units: np.ndarray, key_norms: np.ndarray,
+              value_units: np.ndarray, value_norms: np.ndarray, rowids: np.ndarray) -> PairMatrix:
+        """Pairs in insertion order whose arrays are used as they are, not copied (a mapped file's views).
+
+        The arrays must be writable (a private mapping is): a changed or deleted pair is written
+        in place, and a new one moves every array into a larger copy first.
+
+        :raises ValueError: a key that repeats, or arrays whose rows do not match the keys.
+        """
+        n = len(keys)
+        matrix = cls(key_units.shape[1], capacity=0)
+        matrix.row_keys = keys
+        matrix._row_of = None
+        matrix._values = dict(zip(keys, values))
+        if len(matrix._values) != n or len(values) != n:
+            raise ValueError("each key must appear once, with one value")
+        matrix._key_units, matrix._key_norms, matrix._value_units, matrix._value_norms, matrix._rowids = (
+            key_units, key_norms, value_units, value_norms, rowids)
+        if any(len(getattr(matrix, name)) != n for name in ARRAYS):
+            raise ValueError(f"every array needs one row per key ({n})")
+        return matrix
+
     def copy(self) -> PairMatrix:
         n = len(self)
         other = PairMatrix(self.dim, capacity=max(16, n))
-        other.row_keys, other._row_of = list(self.row_keys), dict(self._row_of)
+        other.row_keys, other._row_of = list(self.row_keys), None if self._row_of is None else dict(self._row_of)
         other._values = dict(self._values)  # insertion order, not row order
         other._rowids = np.empty(len(other._key_norms) if len(self._rowids) else 0, dtype=np.int64)
         for name in self._arrays():
@@ -72,7 +95,7 @@ class PairMatrix:
         return self._values[key]
 
     def row_of(self, key: str) -> int:
-        return self._row_of[key]
+        return self._rows_by_key()[key]
 
     def keys(self) -> list[str]:
         """Keys in insertion order (a re-set key keeps its place)."""
@@ -100,6 +123,11 @@ class PairMatrix:
         return self._value_units[: len(self)]
 
     @property
+    def rowids(self) -> np.ndarray:
+        """(n,) each row's rowid in the store file (-1 for a pair that has none)."""
+        return self._rowids[: len(self)] if len(self._rowids) else np.full(len(self), -1, dtype=np.int64)
+
+    @property
     def key_vectors(self) -> np.ndarray:
         """(n, dim) the key vectors as embedded (a new array)."""
         return np.asarray(self.key_units * self.key_norms[:, None])
@@ -123,11 +151,13 @@ class PairMatrix:
         :param rowids: each key's rowid in the store file, in ascending order: a held key whose
             rowid grew was re-inserted in the file and moves to the end.
         """
+        if not len(keys):
+            return
         self._reserve(len(self) + len(keys))
         self.version = next(_VERSIONS)
         if not len(self):  # a load: every key is new, and the maps are built in bulk
             self.row_keys = list(keys)
-            self._row_of = dict(zip(keys, range(len(keys))))
+            self._row_of = None
             self._values = dict(zip(keys, values))
             rows: np.ndarray | slice = slice(0, len(keys))
             if rowids is not None:
@@ -136,18 +166,18 @@ class PairMatrix:
                 self._rowids[rows] = -1
         else:
             rows = self._place(keys, values, rowids)
-        if len(keys):
-            self._key_units[rows], self._key_norms[rows] = unit_rows(key_vectors)
-            self._value_units[rows], self._value_norms[rows] = unit_rows(value_vectors)
+        self._key_units[rows], self._key_norms[rows] = unit_rows(key_vectors)
+        self._value_units[rows], self._value_norms[rows] = unit_rows(value_vectors)
 
     def _place(self, keys: Sequence[str], values: Sequence[str], rowids: Sequence[int] | None) -> np.ndarray:
         """The rows of ``keys``: their own when held, new ones at the end otherwise."""
         rows = np.empty(len(keys), dtype=np.int64)
+        row_of = self._rows_by_key()
         for position, (key, value) in enumerate(zip(keys, values)):
-            row = self._row_of.get(key)
+            row = row_of.get(key)
             if row is None:
                 row = len(self.row_keys)
-                self._row_of[key] = row
+                row_of[key] = row
                 self.row_keys.append(key)
                 if len(self._rowids):
                     self._rowids[row] = -1
@@ -161,9 +191,13 @@ class PairMatrix:
 
     def delete_many(self, keys: Iterable[str]) -> None:
         """Remove pairs that are present; the last row moves into each hole."""
+        keys = list(keys)
+        if not keys:
+            return
         self.version = next(_VERSIONS)
+        row_of = self._rows_by_key()
         for key in keys:
-            row = self._row_of.pop(key, None)
+            row = row_of.pop(key, None)
             if row is None:
                 continue
             del self._values[key]
@@ -171,7 +205,7 @@ class PairMatrix:
             moved = self.row_keys.pop()
             if row != last:
                 self.row_keys[row] = moved
-                self._row_of[moved] = row
+                row_of[moved] = row
                 for name in self._arrays():
                     array = getattr(self, name)
                     array[row] = array[last]
@@ -187,6 +221,12 @@ class PairMatrix:
             new = np.empty((capacity, *old.shape[1:]), dtype=old.dtype)
             new[: len(self)] = old[: len(self)]
             setattr(self, name, new)
+
+    def _rows_by_key(self) -> dict[str, int]:
+        """Key -> row, made on first use after a load: a million-pair open that only queries never needs it."""
+        if self._row_of is None:
+            self._row_of = dict(zip(self.row_keys, range(len(self.row_keys))))
+        return self._row_of
 
     def _held_rowids(self) -> np.ndarray:
         """The rowid array, made when the first rowid arrives (every row held before has none)."""

@@ -11,7 +11,7 @@ from __future__ import annotations
 import itertools
 import json
 import sqlite3
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,6 +27,7 @@ from .errors import (
     StoreError,
     StoreVersionError,
 )
+from .mapped_pairs import Mark
 from .schema import FORMAT, SCHEMA_VERSION, VECTOR
 from .store_file import check_header, check_is_ours, create, damaged, translate, uri_for
 
@@ -269,6 +270,40 @@ class Store:
             )
             deleted = [key for (key,) in self._sql("SELECT key FROM fuzzykv_deleted WHERE seq > ?", (position[1],))]
         return Changes(now, False, rows, deleted)
+
+    def pairs_mark(self) -> Mark | None:
+        """The store's record of its pairs file (:mod:`fuzzykv.mapped_pairs`), if it has a readable one."""
+        found = self._sql("SELECT value FROM fuzzykv_meta WHERE name = 'pairs_file'")
+        try:
+            saved = json.loads(found[0][0]) if found else None
+        except (TypeError, ValueError, RecursionError):
+            return None  # only a way to open faster: the pairs are read from the store instead
+        if not isinstance(saved, dict):
+            return None
+        token, epoch, seq = saved.get("token"), saved.get("epoch"), saved.get("seq")
+        if not isinstance(token, str) or not all(isinstance(n, int) and 0 <= n <= _INT64_MAX for n in (epoch, seq)):
+            return None
+        assert isinstance(epoch, int) and isinstance(seq, int)
+        return Mark(token, epoch, seq)
+
+    def mark_pairs(self, mark: Mark, publish: Callable[[], None]) -> bool:
+        """Record ``mark`` and ``publish`` its file in one write transaction, if the store is still
+        at the mark's position (else neither, and ``False``). Bumps no sequence: the pairs are unchanged."""
+        with self.transaction():
+            if self.position() != mark.position:
+                return False
+            publish()
+            value = json.dumps({"token": mark.token, "epoch": mark.epoch, "seq": mark.seq}, sort_keys=True)
+            self._sql("INSERT OR REPLACE INTO fuzzykv_meta (name, value) VALUES ('pairs_file', ?)", (value,))
+        return True
+
+    def changed_since(self, seq: int) -> int:
+        """How many pairs were set or deleted by writes after ``seq`` (index lookups, not a scan)."""
+        ((count,),) = self._sql(
+            "SELECT (SELECT count(*) FROM fuzzykv_pairs WHERE seq > ?) + (SELECT count(*) FROM fuzzykv_deleted WHERE seq > ?)",
+            (seq, seq),
+        )
+        return int(count)
 
     @contextmanager
     def _snapshot(self) -> Iterator[None]:

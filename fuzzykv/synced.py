@@ -7,12 +7,17 @@ Thread-safe: one lock serialises writes and the reads that must see whole writes
 from __future__ import annotations
 
 import gc
+import os
+import secrets
 import threading
+import warnings
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
-from .errors import StoreClosedError
+from . import mapped_pairs
+from .errors import StoreClosedError, StoreError
+from .mapped_pairs import Mark
 from .matrix import PairMatrix
 from .store import Changes, Rows, Store
 
@@ -36,6 +41,7 @@ class SyncedPairs:
         self._batch_depth = 0
         self._batch_seq = 0
         self.closed = False
+        self._file_refused = False  # the store named a pairs file that did not pass its check
         if store is not None:
             self.reload()
 
@@ -127,21 +133,72 @@ class SyncedPairs:
             self._batch_depth -= 1
 
     def close(self) -> None:
+        """Close the store, first writing its pairs file when a large store's is missing or far behind."""
         with self.lock:
+            if self.store is not None and not self.closed:
+                try:
+                    self._publish_pairs_file()
+                finally:
+                    self.closed = True
+                    self.store.close()
             self.closed = True
-            if self.store is not None:
-                self.store.close()
 
     @property
     def path(self) -> Path | None:
         return None if self.store is None else self.store.path
 
     def reload(self) -> None:
+        """Every pair, from the store's pairs file and what was written since when it has a good one, else from the store."""
         assert self.store is not None
         with _no_gc():
-            position, rows = self.store.read_all(self.dim)
-            self._apply(Changes(position, True, rows, []))
+            mapped = self._mapped_pairs()
+            if mapped is not None:
+                self._replace(mapped[1])
+                self._position = mapped[0].position
+                self._apply(self.store.changes_since(self._position, self.dim))
+            else:
+                position, rows = self.store.read_all(self.dim)
+                self._apply(Changes(position, True, rows, []))
         self.store.changed_elsewhere()  # what was just read is current
+
+    def _mapped_pairs(self) -> tuple[Mark, PairMatrix] | None:
+        """The pairs as the store's pairs file holds them, when the store names the file and is still in its epoch."""
+        assert self.store is not None
+        mark = self.store.pairs_mark()
+        if mark is None or self.store.position()[0] != mark.epoch or self.store.position()[1] < mark.seq:
+            return None
+        matrix = mapped_pairs.load(mapped_pairs.path_for(self.store.path), mark, self.dim)
+        self._file_refused = matrix is None
+        return None if matrix is None else (mark, matrix)
+
+    def _publish_pairs_file(self) -> None:
+        """Write the pairs file of a large store whose file is missing, or behind by more than a tenth of its pairs.
+
+        Only a cache: when it cannot be written (a full disk, a read-only folder) the store is
+        closed all the same and opens by reading its pairs, with a warning saying why.
+        """
+        store = self.store
+        assert store is not None
+        if store.read_only or self._batch_depth or len(self.pairs) < mapped_pairs.MAPPED_PAIRS:
+            return
+        final = mapped_pairs.path_for(store.path)
+        try:
+            self._catch_up()
+            mark = store.pairs_mark()
+            if (mark is not None and mark.epoch == self._position[0] and not self._file_refused and final.exists()
+                    and store.changed_since(mark.seq) <= len(self.pairs) // 10):
+                return  # written by this or another handle, and checked by whoever opens from it
+            new = Mark(secrets.token_hex(16), *self._position)
+            staging = mapped_pairs.write(final, new.token, new.position, self.pairs)
+            if staging is None:
+                return
+            try:
+                store.mark_pairs(new, lambda: os.replace(staging, final))
+            finally:
+                staging.unlink(missing_ok=True)
+        except (OSError, StoreError) as error:
+            warnings.warn(f"the pairs file {str(final)!r} was not written ({error}); the store is closed and whole, "
+                          "and opens by reading its pairs", RuntimeWarning, stacklevel=4)
 
     def _store_rows(self, seq: int, rows: Rows | None, deleted: Sequence[str]) -> list[int] | None:
         """Write to the file; the rowids of the pairs set (their places in the file's order)."""

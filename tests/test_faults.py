@@ -20,10 +20,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from fuzzykv import Database, NotAStoreError, NotTextError, StoreError
+from fuzzykv import Database, NotAStoreError, NotTextError, StoreError, mapped_pairs
 from fuzzykv.embeddings import Embeddings
 from fuzzykv.matrix import PairMatrix
 from fuzzykv.store import Rows, Store
+from fuzzykv.synced import SyncedPairs
 
 DIM = 4
 
@@ -123,6 +124,31 @@ def test_a_garbled_store_is_a_store_error(tmp_path: Path, region: str) -> None:
         copy.unlink()
         for side in ("-wal", "-shm"):
             Path(f"{copy}{side}").unlink(missing_ok=True)
+
+
+def test_every_garbled_region_of_a_pairs_file_is_refused_and_left_as_it_is(tmp_path: Path,
+                                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(mapped_pairs, "MAPPED_PAIRS", 10)
+    path = tmp_path / "s.fkv"
+    _store_with_pairs(path)
+    synced = SyncedPairs(DIM, Store.open(path), lambda keys: None, lambda: None)
+    expected, vectors = synced.pairs.items(), synced.pairs.key_vectors
+    synced.close()  # writes the pairs file
+    pairs_file = mapped_pairs.path_for(path)
+    good = pairs_file.read_bytes()
+    rng = np.random.default_rng(7)
+    reads: list[int] = []
+    read_all = Store.read_all
+    monkeypatch.setattr(Store, "read_all", lambda self, dim: reads.append(1) or read_all(self, dim))
+    for count, offset in enumerate(range(0, len(good), 97), start=1):
+        data = bytearray(good)
+        data[offset : offset + 8] = rng.integers(0, 256, 8, dtype=np.uint8).tobytes()
+        pairs_file.write_bytes(bytes(data))
+        synced = SyncedPairs(DIM, Store.open(path, read_only=True), lambda keys: None, lambda: None)
+        assert len(reads) == count and synced.pairs.items() == expected  # refused, and read from SQLite
+        np.testing.assert_array_equal(synced.pairs.key_vectors, vectors)
+        synced.close()
+        assert pairs_file.read_bytes() == bytes(data)  # refused, never repaired in place by a reader
 
 
 def test_a_garbled_wal_loses_no_checkpointed_pair(tmp_path: Path) -> None:

@@ -33,7 +33,8 @@ def test_rows_hold_every_pair_as_a_dict_would(operations) -> None:
             pairs.delete_many(argument)
             for key in argument:
                 model.pop(key, None)
-        assert pairs.version not in versions  # every write is a new version
+        if kind == "set" or argument:
+            assert pairs.version not in versions  # every write is a new version (deleting no keys is no write)
         versions.add(pairs.version)
         for held in (pairs, pairs.copy()):
             assert sorted(held.row_keys) == sorted(model) and len(held) == len(model)
