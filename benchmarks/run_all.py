@@ -59,7 +59,8 @@ def main() -> dict:
                         "measured": by_size[100_000]["vs_6_keys"], "met": by_size[100_000]["vs_6_keys"] <= 3})
         ratio = by_size[100_000]["attention_vs_floor"]
         targets.append({"target": "full attention at 100,000 keys vs a bare numpy matrix-vector product over its key matrix",
-                        "goal": "<= 1.5x", "measured": ratio, "met": ratio <= 1.5})
+                        "goal": "<= 1.5x", "measured": ratio, "met": ratio <= 1.5,
+                        "against_one_thread": by_size[100_000]["attention_vs_one_thread_floor"]})
     if 1_000_000 in by_size:
         million = by_size[1_000_000]
         targets.append({"target": "1,000,000-key store vs the 6-key store, single query; memory per key",

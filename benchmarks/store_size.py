@@ -19,11 +19,13 @@ from collections.abc import Callable
 from typing import Any
 
 import numpy as np
+import torch
 from common import plot, summary, write
 from workload import blends, interleaved_ms, workload
 
 from fuzzykv import Database
 from fuzzykv.matrix import ARRAYS
+from fuzzykv.threads import one_torch_thread
 
 SIZES = (10, 100, 1_000, 10_000, 100_000, 1_000_000)
 QUERIES = 100
@@ -41,6 +43,12 @@ def memory_per_key(db: Database) -> float:
         return (arrays + maps + strings) / max(len(pairs), 1)
 
 
+def one_thread_product(keys: torch.Tensor, query: torch.Tensor) -> torch.Tensor:
+    """The floor as a single query below 262,144 keys runs it: one thread (numpy's product uses both cores)."""
+    with one_torch_thread():
+        return torch.mv(keys, query)
+
+
 def measure(n: int, writeup: Database) -> tuple[dict[str, Any], list[float]]:
     """A store of ``n`` pairs against the 6-pair store, by turns: its row, and the 6-pair store's times."""
     pairs, texts = workload(n, 2 * QUERIES + 2)
@@ -54,22 +62,26 @@ def measure(n: int, writeup: Database) -> tuple[dict[str, Any], list[float]]:
     queries = db._embed_queries(texts[QUERIES:]).vectors
     with db._synced.reading() as held:
         key_matrix = held.key_units  # the (n, 50) float32 matrix full attention reads first
+    key_tensor, query_tensors = torch.from_numpy(key_matrix), torch.from_numpy(queries)
     calls: dict[str, Callable[[int], object]] = {
         "six": lambda i: writeup.query(texts[i]),
         "store": lambda i: db.query(texts[QUERIES + 1 + i]),
         "decode": lambda i: decoder.search(vectors[i + 1][None, :], 5),
         "attention": lambda i: db.part(queries[i + 1][None, :], top=2),
         "floor": lambda i: key_matrix @ queries[i + 1],
+        "one_thread_floor": lambda i: one_thread_product(key_tensor, query_tensors[i + 1]),
     }
     times = interleaved_ms(calls, list(range(QUERIES + 1)), warmup=1)
     query, six, decode = summary(times["store"]), summary(times["six"]), summary(times["decode"])
-    attention, floor = summary(times["attention"]), summary(times["floor"])
+    attention, floor, one_thread = summary(times["attention"]), summary(times["floor"]), summary(times["one_thread_floor"])
     row: dict[str, Any] = {
         "keys": n, "build_s": build_s, "memory_bytes_per_key": memory_per_key(db), **query,
         "vs_6_keys": query["median_ms"] / six["median_ms"], "six_keys_median_ms": six["median_ms"],
         "decode_alone_median_ms": decode["median_ms"], "decode_share": decode["median_ms"] / query["median_ms"],
         "attention_median_ms": attention["median_ms"], "numpy_floor_median_ms": floor["median_ms"],
         "attention_vs_floor": attention["median_ms"] / floor["median_ms"],
+        "one_thread_floor_median_ms": one_thread["median_ms"],
+        "attention_vs_one_thread_floor": attention["median_ms"] / one_thread["median_ms"],
     }
     if n >= 10_000:
         row["topk"] = topk_against_full(pairs, texts[:QUERIES], db, query["median_ms"])
