@@ -14,6 +14,7 @@ import sqlite3
 import subprocess
 import sys
 import tempfile
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -246,6 +247,43 @@ def test_a_killed_writer_loses_no_acknowledged_pair(tmp_path: Path) -> None:
         assert found.keys == sorted(found.keys, key=lambda k: int(k[1:]))  # in the order written
     finally:
         store.close()
+
+
+def _closer(path: str, started: str) -> None:
+    """Write pairs, then close, writing the pairs file slowly, with word when it has begun."""
+    mapped_pairs.MAPPED_PAIRS = 10
+    pieces = mapped_pairs._pieces
+
+    def slow(*args: object) -> Iterator[memoryview]:
+        Path(started).touch()
+        for piece in pieces(*args):  # type: ignore[arg-type]
+            time.sleep(0.5)
+            yield piece
+
+    mapped_pairs._pieces = slow  # type: ignore[assignment]
+    synced = SyncedPairs(DIM, Store.open(path), lambda keys: None, lambda: None)
+    synced.write(rows([f"k{i}" for i in range(40)]), [])
+    synced.close()
+
+
+def test_a_writer_killed_while_it_writes_the_pairs_file_loses_nothing(tmp_path: Path) -> None:
+    path, started = tmp_path / "s.fkv", tmp_path / "started"
+    Store.open(path).close()
+    process = multiprocessing.get_context("spawn").Process(target=_closer, args=(str(path), str(started)))
+    process.start()
+    deadline = time.monotonic() + 60
+    while not started.exists():
+        assert process.is_alive() and time.monotonic() < deadline
+        time.sleep(0.01)
+    os.kill(process.pid or 0, signal.SIGKILL)
+    process.join()
+    assert not mapped_pairs.path_for(path).exists()  # killed while writing its temporary file:
+    assert len(list(tmp_path.glob(".s.fkv-pairs.*.tmp"))) == 1  # left for the next writer to remove
+    synced = SyncedPairs(DIM, Store.open(path), lambda keys: None, lambda: None)
+    try:
+        assert synced.pairs.keys() == [f"k{i}" for i in range(40)]  # the acknowledged write, whole
+    finally:
+        synced.close()
 
 
 # -- racing creators (item 5) ------------------------------------------------------------------------
