@@ -8,6 +8,7 @@ import numpy as np
 
 from .embeddings import Embedded
 from .errors import EmptyTextError, InvalidOptionError, NotAPairError, NotTextError
+from .settings import positive_int
 
 
 def as_dict(pairs: Mapping[str, str] | Iterable[tuple[str, str]]) -> dict[str, str]:
@@ -32,6 +33,16 @@ def as_texts(texts: str | Sequence[str], name: str) -> list[str]:
     if isinstance(texts, (str, bytes)):
         raise NotTextError(f"{name} takes a list of strings, got a single {type(texts).__name__}; use query()")
     return list(texts)
+
+
+def search_arguments(texts: Sequence[str], k: int, attention_k: int | None, min_similarity: float | None,
+                     name: str) -> tuple[list[str], int, float]:
+    """A batch of searches' arguments, checked: the texts as a list, ``k``, and the similarity threshold."""
+    threshold = similarity_bound(min_similarity)
+    k = positive_int("k", k)
+    if attention_k is not None:
+        positive_int("attention_k", attention_k)
+    return as_texts(texts, name), k, threshold
 
 
 def similarity_bound(value: float | None) -> float:

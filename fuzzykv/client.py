@@ -195,6 +195,17 @@ class RemoteDatabase(MutableMapping[str, str]):
         body = {"texts": list(texts), "k": k, "exact": exact, "min_similarity": min_similarity, "attention_k": 1}
         return [result["words"] for result in self._call("POST", "/v1/query:batch", json=body)["results"]]
 
+    def search_batch(self, texts: Sequence[str], k: int = 5, *, exact: bool = False, attention_k: int | None = None,
+                     min_similarity: float | None = None) -> list[QueryResult]:
+        """As :meth:`fuzzykv.Database.search_batch` (one request); ``attention_k=None`` lists the 10 heaviest keys."""
+        if isinstance(texts, (str, bytes)):
+            raise errors.NotTextError("search_batch takes a list of strings, got a single string; use search()")
+        body: dict[str, Any] = {"texts": list(texts), "k": k, "exact": exact, "min_similarity": min_similarity,
+                                "vector": True}
+        if attention_k is not None:
+            body["attention_k"] = attention_k
+        return [_result(found) for found in self._call("POST", "/v1/query:batch", json=body)["results"]]
+
     def lookup(self, text: str, default: T | None = None, min_similarity: float | None = None) -> str | T | None:
         """As :meth:`fuzzykv.Database.lookup`."""
         found = self._call("POST", "/v1/lookup", json={"text": text, "min_similarity": min_similarity})

@@ -12,7 +12,7 @@ from typing import TypeVar
 import numpy as np
 from typing_extensions import Unpack
 
-from .arguments import as_dict, as_texts, embed_query, similarity_bound
+from .arguments import as_dict, as_texts, embed_query, search_arguments, similarity_bound
 from .embeddings import Embedded, Embeddings
 from .encoders import Encoder, EncoderEmbeddings
 from .errors import EmptyDatabaseError, InvalidOptionError
@@ -273,6 +273,21 @@ class Database(MutableMapping[str, str]):
         with self._synced.reading() as pairs:
             answers = self._pipeline.answer(pairs, embedded.vectors, k, bool(exact), attention_k)
         return answers.result(0, shown, embedded, threshold)
+
+    def search_batch(
+        self, texts: Sequence[str], k: int = 5, *, exact: bool = False, attention_k: int | None = None,
+        min_similarity: float | None = None,
+    ) -> list[QueryResult]:
+        """:meth:`search` for many texts in one pass (one attention product, one decode), in order.
+
+        Each result equals ``search(text, ...)`` of its text; one text that cannot be embedded
+        fails the whole batch, naming it.
+        """
+        listed, k, threshold = search_arguments(texts, k, attention_k, min_similarity, "search_batch")
+        embedded = self._embed_queries(listed)
+        with self._synced.reading() as pairs:
+            answers = self._pipeline.answer(pairs, embedded.vectors, k, bool(exact), attention_k)
+        return [answers.result(i, text, embedded, threshold) for i, text in enumerate(listed)]
 
     def classify(self, text: str, k: int = 5) -> Classification:
         """The value the query's attention favours: each distinct value scores the attention its keys

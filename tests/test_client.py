@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
+import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 
@@ -65,6 +66,10 @@ def test_same_answers_as_local(remote: RemoteDatabase, local: Database) -> None:
     assert remote.query("rhombus", exact=True) == local.query("rhombus", exact=True)
     assert remote.query(positive=["seven"], negative="one", k=2) == local.query(positive=["seven"], negative="one", k=2)
     assert remote.query_batch(["rhombus", "seven"], k=2) == local.query_batch(["rhombus", "seven"], k=2)
+    for got, want in zip(remote.search_batch(["rhombus", "sevn"], k=2, exact=True),
+                         local.search_batch(["rhombus", "sevn"], k=2, exact=True, attention_k=10)):
+        assert (got.words, got.attention, got.corrections, got.text) == (want.words, want.attention, want.corrections, want.text)
+        np.testing.assert_array_equal(got.vector, want.vector)
     assert remote.lookup("puppy") == local.lookup("puppy") == "animal"
     assert remote.lookup("banana", default="?", min_similarity=0.99) == "?"
     assert remote.nearest("puppy", k=2) == local.nearest("puppy", k=2)  # floats survive JSON exactly

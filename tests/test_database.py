@@ -63,6 +63,26 @@ def test_query_batch_answers_like_single_queries(writeup_db: Database) -> None:
         assert writeup_db.query_batch(texts, k=4, exact=exact) == [writeup_db.query(t, k=4, exact=exact) for t in texts]
 
 
+def test_search_batch_gives_each_texts_search(writeup_db: Database) -> None:
+    texts = ["rhombus", "seven", "female", "ice cream", "seven rhombuss", "banana"]
+    for exact, attention_k in ((True, None), (False, 2)):
+        batch = writeup_db.search_batch(texts, k=3, exact=exact, attention_k=attention_k, min_similarity=0.6)
+        for text, got in zip(texts, batch):
+            want = writeup_db.search(text, k=3, exact=exact, attention_k=attention_k, min_similarity=0.6)
+            assert (got.text, got.words, got.ignored, got.spelled, got.corrections) == \
+                (want.text, want.words, want.ignored, want.spelled, want.corrections)
+            assert [key for key, _ in got.attention] == [key for key, _ in want.attention]
+            assert [w for _, w in got.attention] == pytest.approx([w for _, w in want.attention], rel=1e-5, abs=1e-7)
+            np.testing.assert_allclose(got.vector, want.vector, rtol=1e-5, atol=1e-6)
+    assert writeup_db.search_batch(["banana"], min_similarity=0.6)[0].candidates == []
+    with pytest.raises(NotTextError, match="list"):
+        writeup_db.search_batch("seven")
+    with pytest.raises(EmptyTextError):
+        writeup_db.search(" ")
+    with pytest.raises(EmptyTextError):
+        writeup_db.search_batch(["seven", " "])
+
+
 def test_nearest_is_exact_knn_over_the_keys(writeup_db: Database) -> None:
     found = writeup_db.nearest("kitten", k=3)
     assert all(isinstance(n, Neighbour) for n in found)

@@ -96,6 +96,10 @@ def test_whole_attention_and_batch_match_database(pair: tuple[Database, ShardedD
                                sharded.search(text, exact=True, attention_k=1).candidates)
         assert len(words) == 5
     assert sharded.query_batch(texts, exact=True, min_similarity=1.0) == db.query_batch(texts, exact=True, min_similarity=1.0)
+    wanted = db.search_batch(texts, exact=True, attention_k=3)
+    for got, want in zip(sharded.search_batch(texts, exact=True, attention_k=3), wanted):
+        assert same_candidates(got.candidates, want.candidates) and got.text == want.text
+        assert dict(got.attention) == pytest.approx(dict(want.attention), rel=1e-5, abs=1e-7)
     assert sharded.query(positive=["king", "woman"], negative="man", exact=True) == \
         db.query(positive=["king", "woman"], negative="man", exact=True)
 

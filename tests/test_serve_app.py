@@ -93,6 +93,11 @@ def test_query_matches_the_library(http: TestClient, store: Database) -> None:
 def test_query_batch_lookup_nearest_classify(http: TestClient, store: Database) -> None:
     batch = http.post("/v1/query:batch", json={"texts": ["rhombus", "seven"], "k": 2, "exact": True}).json()
     assert [r["words"] for r in batch["results"]] == store.query_batch(["rhombus", "seven"], k=2, exact=True)
+    local = store.search_batch(["rhombus", "seven"], k=2, exact=True, attention_k=10)
+    assert [[a["key"] for a in r["attention"]] for r in batch["results"]] == [[k for k, _ in r.attention] for r in local]
+    assert all(r["vector"] is None for r in batch["results"])
+    with_vectors = http.post("/v1/query:batch", json={"texts": ["rhombus", "seven"], "vector": True}).json()
+    assert [len(r["vector"]) for r in with_vectors["results"]] == [50, 50]
     assert http.post("/v1/lookup", json={"text": "puppy"}).json()["value"] == "animal"
     exact = http.post("/v1/lookup", json={"text": "cat"}).json()
     assert exact == {"value": "animal", "key": "cat", "similarity": 1.0}

@@ -16,7 +16,7 @@ import numpy as np
 import ray
 from typing_extensions import Unpack
 
-from ..arguments import as_dict, as_texts, embed_query, similarity_bound
+from ..arguments import as_dict, as_texts, embed_query, search_arguments, similarity_bound
 from ..decode import HINT_VALUES
 from ..embeddings import Embedded, Embeddings
 from ..errors import EmptyDatabaseError, InvalidOptionError, StoreClosedError, StoreSettingsError
@@ -304,6 +304,14 @@ class ShardedDatabase(MutableMapping[str, str]):
         embedded, shown = embed_query(self._embed_queries, text, positive, negative)
         answers = self._answer(embedded.vectors, k, bool(exact), attention_k)
         return answers.result(0, shown, embedded, threshold)
+
+    def search_batch(self, texts: Sequence[str], k: int = 5, *, exact: bool = False, attention_k: int | None = None,
+                     min_similarity: float | None = None) -> list[QueryResult]:
+        """As :meth:`Database.search_batch`: one call per shard for the whole batch, one decode."""
+        listed, k, threshold = search_arguments(texts, k, attention_k, min_similarity, "search_batch")
+        embedded = self._embed_queries(listed)
+        answers = self._answer(embedded.vectors, k, bool(exact), attention_k)
+        return [answers.result(i, text, embedded, threshold) for i, text in enumerate(listed)]
 
     def nearest(self, text: str, k: int = 3) -> list[Neighbour]:
         """As :meth:`Database.nearest`: each shard's ``k`` nearest, merged by similarity."""

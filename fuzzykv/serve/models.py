@@ -66,6 +66,7 @@ class QueryBatchBody(Request):
     exact: bool = False
     min_similarity: float | None = None
     attention_k: K = 10
+    vector: bool = False
 
 
 class Candidate(BaseModel):
