@@ -337,6 +337,12 @@ class Database(MutableMapping[str, str]):
                 raise EmptyDatabaseError("the store holds no pairs, so a query has nothing to attend to; add pairs first")
             return self._pipeline.part(pairs, np.asarray(vectors, dtype=np.float32), top)
 
+    def distinct_values(self) -> tuple[list[str], np.ndarray]:
+        """Each distinct stored value once, with its (n, dim) direction: what ``answers="values"``
+        decodes against (a sharded store's driver gathers these from its shards)."""
+        with self._synced.reading() as pairs:
+            return pairs.distinct_values()
+
     # -- text -> vectors ------------------------------------------------------------------------
 
     def _embed_queries(self, texts: Sequence[object]) -> Embedded:

@@ -148,12 +148,14 @@ def vocabulary_index(embeddings: Embeddings, settings: IndexSettings) -> Vocabul
 class ValuesDecoder:
     """``answers="values"``: the stored values nearest (by cosine) to a blend, exactly."""
 
-    def __init__(self, pairs: PairMatrix) -> None:
-        first: dict[str, int] = {}
-        for row, key in enumerate(pairs.row_keys):
-            first.setdefault(pairs.value(key), row)
-        self.words = list(first)
-        self._matrix = torch.from_numpy(pairs.value_units[list(first.values())])
+    def __init__(self, words: list[str], units: np.ndarray) -> None:
+        """:param words: the distinct values; ``units``: their (len(words), dim) directions."""
+        self.words = words
+        self._matrix = torch.from_numpy(np.ascontiguousarray(units, dtype=np.float32))
+
+    @classmethod
+    def of(cls, pairs: PairMatrix) -> ValuesDecoder:
+        return cls(*pairs.distinct_values())
 
     def search(self, vectors: np.ndarray, k: int, hints: object = None) -> tuple[np.ndarray, np.ndarray]:
         queries = torch.nn.functional.normalize(torch.from_numpy(vectors), dim=-1)

@@ -127,6 +127,13 @@ class PairMatrix:
         """(n,) each row's rowid in the store file (-1 for a pair that has none)."""
         return self._rowids[: len(self)] if len(self._rowids) else np.full(len(self), -1, dtype=np.int64)
 
+    def distinct_values(self) -> tuple[list[str], np.ndarray]:
+        """Each distinct value once (in row order of its first row) and its (distinct, dim) direction."""
+        first: dict[str, int] = {}
+        for row, key in enumerate(self.row_keys):
+            first.setdefault(self._values[key], row)
+        return list(first), self.value_units[list(first.values())]
+
     @property
     def key_vectors(self) -> np.ndarray:
         """(n, dim) the key vectors as embedded (a new array)."""

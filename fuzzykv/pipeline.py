@@ -134,11 +134,12 @@ class Pipeline:
         return self.merge([part], k, exact, attention_k, pairs)
 
     def merge(self, parts: Sequence[Part], k: int, exact: bool, attention_k: int | None,
-              pairs: PairMatrix | None = None) -> Answers:
+              stored: PairMatrix | ValuesDecoder | None = None) -> Answers:
         """The answers of the whole store from its parts' attention: one exact blend, one decode.
 
         A store in one piece is one part; a sharded store's driver merges one part per shard.
-        :param pairs: the pairs, for ``answers="values"`` (the stored values are the vocabulary).
+        :param stored: for ``answers="values"`` (the stored values are the vocabulary): the pairs,
+            or a decoder over every shard's distinct values.
         """
         blended = Partial.merge([p.partial for p in parts])[0].astype(np.float32)
         best_key = np.max([p.best_key for p in parts], axis=0)
@@ -153,7 +154,7 @@ class Pipeline:
             heaviest = order[:HINT_VALUES]
             hint_values.append([values[j] for j in heaviest.tolist()])
             hint_vectors.append(vectors[heaviest])
-        ids, sims, words = self.decode(blended, k, exact, pairs, hint_values, hint_vectors)
+        ids, sims, words = self.decode(blended, k, exact, stored, hint_values, hint_vectors)
         return Answers(ids, sims, attention, best_key, blended, words)
 
     def attend(self, pairs: PairMatrix, queries: np.ndarray, top: int) -> Attended:
@@ -202,7 +203,7 @@ class Pipeline:
                 for i in range(len(maximum))]
 
     def decode(
-        self, blended: np.ndarray, k: int, exact: bool, pairs: PairMatrix | None,
+        self, blended: np.ndarray, k: int, exact: bool, stored: PairMatrix | ValuesDecoder | None,
         hint_values: list[list[str]], hint_vectors: list[np.ndarray],
     ) -> tuple[np.ndarray, np.ndarray, Sequence[str]]:
         """(b, dim) blended vectors -> (b, k) ids, similarities, and the words they index.
@@ -211,8 +212,8 @@ class Pipeline:
             decode looks near them first.
         """
         if self.settings.answers == "values":
-            assert pairs is not None
-            decoder = self._decode_values(pairs)
+            assert stored is not None
+            decoder = stored if isinstance(stored, ValuesDecoder) else self._decode_values(stored)
             ids, sims = decoder.search(blended, k)
             return ids, sims, decoder.words
         assert self.index is not None
@@ -268,7 +269,7 @@ class Pipeline:
     def _decode_values(self, pairs: PairMatrix) -> ValuesDecoder:
         """The stored values as the answers' vocabulary, rebuilt when the pairs have changed."""
         if self._values is None or self._values[0] != pairs.version:
-            self._values = (pairs.version, ValuesDecoder(pairs))
+            self._values = (pairs.version, ValuesDecoder.of(pairs))
         return self._values[1]
 
 def _key_tensors(pairs: PairMatrix) -> tuple[torch.Tensor, torch.Tensor]:

@@ -86,6 +86,12 @@ class Shard:
             self.words = (self.stamp, frozenset(word.lower() for key in db for word in key.split()))
         return self.stamp, self.words[1]
 
+    def distinct_values(self, known: Stamp | None) -> tuple[Stamp, tuple[list[str], np.ndarray] | None]:
+        """This shard's distinct values and their directions (``answers="values"`` decodes against
+        every shard's); ``None`` when the driver's copy, made at ``known``, is still current."""
+        db = self._db()
+        return (self.stamp, None) if known == self.stamp else (self.stamp, db.distinct_values())
+
     def close(self) -> None:
         if self.db is not None:
             self.db.close()

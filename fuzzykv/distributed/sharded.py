@@ -17,7 +17,7 @@ import ray
 from typing_extensions import Unpack
 
 from ..arguments import as_dict, as_texts, embed_query, search_arguments, similarity_bound
-from ..decode import HINT_VALUES
+from ..decode import HINT_VALUES, ValuesDecoder
 from ..embeddings import Embedded, Embeddings
 from ..errors import EmptyDatabaseError, InvalidOptionError, StoreClosedError, StoreSettingsError
 from ..loading import EmbeddingsSpec, load_embeddings
@@ -49,8 +49,7 @@ class ShardedDatabase(MutableMapping[str, str]):
     :param num_cpus: the CPU share each shard actor reserves (4 shards fit on 2 cores).
     :param max_restarts, max_task_retries: Ray's, for shard actors and their (idempotent) reads.
     :param timeout: seconds to wait for every shard's answer before :class:`ShardUnavailableError`.
-    :param options: as :class:`~fuzzykv.Database` (``similarity``, ``temperature``, ...);
-        ``answers="values"`` is not supported yet.
+    :param options: as :class:`~fuzzykv.Database` (``similarity``, ``temperature``, ...).
     """
 
     def __init__(
@@ -143,6 +142,8 @@ class ShardedDatabase(MutableMapping[str, str]):
         self._closed = False
         self._lock = threading.Lock()
         self._known: list[tuple[Stamp | None, frozenset[str]]] = []
+        self._values_known: list[tuple[Stamp | None, list[str], np.ndarray]] = []
+        self._values: ValuesDecoder | None = None
         self._actors: list[Any] = []
         env = connect(address)
         self._actor_options: dict[str, Any] = {
@@ -155,6 +156,7 @@ class ShardedDatabase(MutableMapping[str, str]):
         self._actors = [ShardActor.options(**self._actor_options).remote(n, path, self._spec, settings, dict(options))
                         for n, path in enumerate(paths)]
         self._known = [(None, frozenset()) for _ in paths]
+        self._values_known = [(None, [], np.empty((0, self.embeddings.dim), np.float32)) for _ in paths]
         described = self._gather([actor.describe.remote() for actor in self._actors])
         self.settings: Settings = _checked(agreed(described, self.embeddings))
         check_policy(self.embeddings, self.settings.unknown, "unknown")
@@ -349,7 +351,28 @@ class ShardedDatabase(MutableMapping[str, str]):
 
     def _answer(self, vectors: np.ndarray, k: int, exact: bool, attention_k: int | None) -> Answers:
         top = max(HINT_VALUES, attention_k) if attention_k is not None else _EVERY_KEY
-        return self._pipeline.merge(self.parts(vectors, top), k, exact, attention_k)
+        parts = self.parts(vectors, top)
+        values = self._values_decoder() if self.settings.answers == "values" else None
+        return self._pipeline.merge(parts, k, exact, attention_k, values)
+
+    def _values_decoder(self) -> ValuesDecoder:
+        """Every shard's distinct values as one decoder (a value on several shards once, with the first
+        shard's vector: the same text embeds the same), fetched only from shards whose pairs changed."""
+        with self._lock:
+            answers = self._gather([a.distinct_values.remote(known)
+                                    for a, (known, _, _) in zip(self._actors, self._values_known)])
+            changed = False
+            for number, (stamp, found) in enumerate(answers):
+                if found is not None:
+                    self._values_known[number] = (stamp, *found)
+                    changed = True
+            if changed or self._values is None:
+                first: dict[str, int] = {}
+                for row, word in enumerate(word for _, listed, _ in self._values_known for word in listed):
+                    first.setdefault(word, row)
+                every = np.concatenate([directions for _, _, directions in self._values_known])
+                self._values = ValuesDecoder(list(first), every[list(first.values())])
+            return self._values
 
     # -- text -> vectors, on the driver ------------------------------------------------------------
 
@@ -369,10 +392,5 @@ class ShardedDatabase(MutableMapping[str, str]):
 
 
 def _checked(settings: Settings) -> Settings:
-    """Settings a sharded store supports, with ``answers`` made definite (word vectors: the vocabulary)."""
-    if settings.answers == "values":
-        raise InvalidOptionError(
-            "answers='values' is not supported by ShardedDatabase yet (it decodes against every distinct stored "
-            "value, which live on the shards); use answers='vocabulary', or a Database"
-        )
+    """Settings with ``answers`` made definite (word vectors: the vocabulary)."""
     return settings if settings.answers is not None else settings.replace(answers="vocabulary")
