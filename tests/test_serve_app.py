@@ -13,6 +13,7 @@ from fuzzykv import Database, Embeddings, StoreFullError, StoreSettingsError
 from fuzzykv.serve.app import create_app
 from fuzzykv.serve.config import LIMITS, ServeConfig
 from fuzzykv.serve.errors import status_of
+from fuzzykv.serve.models import QueryAnswer, QueryBatchAnswer
 
 PAIRS = {"one": "number", "cat": "animal", "dog": "animal", "ball": "toy", "sphere": "shape", "male": "gender"}
 TOKEN = "s3cret-token"
@@ -82,6 +83,7 @@ def test_query_matches_the_library(http: TestClient, store: Database) -> None:
     assert [a["key"] for a in answer["attention"]] == [k for k, _ in local.attention]
     assert answer["best_similarity"] == pytest.approx(local.best_similarity)
     assert answer["approximate"] is False and answer["vector"] is None
+    assert QueryAnswer.model_validate(answer).model_dump() == answer  # the documented schema, exactly
     with_vector = http.post("/v1/query", json={"text": "rhombus", "vector": True}).json()
     assert len(with_vector["vector"]) == 50
     typo = http.post("/v1/query", json={"text": "rhombuss"}).json()
@@ -96,6 +98,7 @@ def test_query_batch_lookup_nearest_classify(http: TestClient, store: Database) 
     local = store.search_batch(["rhombus", "seven"], k=2, exact=True, attention_k=10)
     assert [[a["key"] for a in r["attention"]] for r in batch["results"]] == [[k for k, _ in r.attention] for r in local]
     assert all(r["vector"] is None for r in batch["results"])
+    assert QueryBatchAnswer.model_validate(batch).model_dump() == batch
     with_vectors = http.post("/v1/query:batch", json={"texts": ["rhombus", "seven"], "vector": True}).json()
     assert [len(r["vector"]) for r in with_vectors["results"]] == [50, 50]
     assert http.post("/v1/lookup", json={"text": "puppy"}).json()["value"] == "animal"
