@@ -172,22 +172,27 @@ class SyncedPairs:
         return None if matrix is None else (mark, matrix)
 
     def _publish_pairs_file(self) -> None:
-        """Write the pairs file of a large store whose file is missing, or behind by more than a tenth of its pairs.
+        """Write the pairs file of a large store whose file is missing, or behind by more than a tenth of
+        its pairs; remove the out-of-date file of a store that has become small.
 
         Only a cache: when it cannot be written (a full disk, a read-only folder) the store is
         closed all the same and opens by reading its pairs, with a warning saying why.
         """
         store = self.store
         assert store is not None
-        if store.read_only or self._batch_depth or len(self.pairs) < mapped_pairs.MAPPED_PAIRS:
-            return
         final = mapped_pairs.path_for(store.path)
+        if store.read_only or self._batch_depth or not (len(self.pairs) >= mapped_pairs.MAPPED_PAIRS or final.exists()):
+            return
         try:
             self._catch_up()
             mark = store.pairs_mark()
             if (mark is not None and mark.epoch == self._position[0] and not self._file_refused and final.exists()
                     and store.changed_since(mark.seq) <= len(self.pairs) // 10):
                 return  # written by this or another handle, and checked by whoever opens from it
+            if len(self.pairs) < mapped_pairs.MAPPED_PAIRS:
+                if mark is not None:  # the store shrank (a clear): a file it wrote and will not open from again
+                    final.unlink(missing_ok=True)
+                return
             new = Mark(secrets.token_hex(16), *self._position)
             staging = mapped_pairs.write(final, new.token, new.position, self.pairs)
             if staging is None:

@@ -188,12 +188,17 @@ def test_another_stores_file_is_never_adopted(glove: Embeddings, tmp_path: Path,
         assert list(db.items()) == list(PAIRS.items()) and len(reads) == 2
 
 
-def test_a_cleared_store_does_not_use_its_old_file(glove: Embeddings, path: Path) -> None:
+def test_a_cleared_store_does_not_use_its_old_file_and_removes_it(glove: Embeddings, path: Path) -> None:
     with Database.open(path) as db:
         db.update(PAIRS)
     with Database.open(path) as db:
         db.clear()
         db["cat"] = "animal"
+        other = Database.open(path, read_only=True)
+        assert list(other.items()) == [("cat", "animal")]
+        other.close()
+        assert file_of(path).exists()  # a read-only handle removes nothing
+    assert not file_of(path).exists()  # a small store keeps no out-of-date file
     with Database.open(path) as db:
         assert list(db.items()) == [("cat", "animal")]
 
