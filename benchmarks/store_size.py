@@ -35,11 +35,10 @@ AGREEMENT_QUERIES = 200
 def memory_per_key(db: Database) -> float:
     """Bytes the pairs take in memory: vector arrays (with their spare capacity), maps, strings."""
     with db._synced.reading() as pairs:
-        row_of = pairs._rows_by_key()  # made at the first write after a load; counted as if it were made
         arrays = sum(getattr(pairs, name).nbytes for name in ARRAYS)
         maps = sum(sys.getsizeof(v) for v in vars(pairs).values() if isinstance(v, (dict, list)))
         strings = sum(sys.getsizeof(k) + sys.getsizeof(v) for k, v in pairs.items())
-        strings += sum(sys.getsizeof(row) for row in row_of.values() if row > 256)  # ints past the cached ones
+        strings += sum(sys.getsizeof(row) for row in pairs._row_of.values() if row > 256)  # ints past the cached ones
         return (arrays + maps + strings) / max(len(pairs), 1)
 
 

@@ -313,8 +313,7 @@ class Database(MutableMapping[str, str]):
             if not len(pairs):
                 return []
             rows, sims = self._pipeline.nearest(pairs, np.asarray(vector, dtype=np.float32), k)
-            keys = [pairs.row_keys[row] for row in rows]
-            return [Neighbour(key, pairs.value(key), s) for key, s in zip(keys, sims)]
+            return [Neighbour(pairs.row_keys[row], pairs.row_values[row], s) for row, s in zip(rows, sims)]
 
     def lookup(self, text: str, default: T | None = None, min_similarity: float | None = None) -> str | T | None:
         """The value of a key equal to ``text``, else of the nearest key.

@@ -155,8 +155,9 @@ def write(path: Path, token: str, position: tuple[int, int], pairs: PairMatrix) 
     if not len(pairs) or bool((rowids < 0).any()):
         return None
     order = np.argsort(rowids, kind="stable")
-    keys = [pairs.row_keys[row] for row in order.tolist()]
-    text = "\0".join(keys) + "\0" + "\0".join(pairs.value(key) for key in keys) + "\0"
+    rows = order.tolist()
+    keys = [pairs.row_keys[row] for row in rows]
+    text = "\0".join(keys) + "\0" + "\0".join([pairs.row_values[row] for row in rows]) + "\0"
     if text.count("\0") != 2 * len(keys):
         return None  # a NUL inside a key or value: the text cannot be split again
     try:

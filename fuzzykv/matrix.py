@@ -29,7 +29,8 @@ class PairMatrix:
 
     Setting, changing or deleting a pair costs O(dim), amortised: rows live in arrays with spare
     capacity, and a deleted row is filled by the last one. Row order is therefore not insertion
-    order; :attr:`row_keys` maps rows back to keys.
+    order; :attr:`row_keys` and :attr:`row_values` give each row's pair, and one dict maps each key
+    to its row in insertion order (a key that moves to another row keeps its place in it).
 
     Pairs read from a file come with their rowids (the file's insertion order). A key that arrives
     with a larger rowid than the one held was deleted and re-added elsewhere, so it moves to the
@@ -39,9 +40,9 @@ class PairMatrix:
 
     def __init__(self, dim: int, capacity: int = 16) -> None:
         self.dim = dim
-        self._values: dict[str, str] = {}
-        self._row_of: dict[str, int] | None = {}  # None until first needed after a load (see _rows_by_key)
+        self._row_of: dict[str, int] = {}  # key -> row, in insertion order: the store's order
         self.row_keys: list[str] = []
+        self.row_values: list[str] = []
         self._key_units = np.empty((capacity, dim), dtype=np.float32)
         self._key_norms = np.empty(capacity, dtype=np.float32)
         self._value_norms = np.empty(capacity, dtype=np.float32)
@@ -54,7 +55,7 @@ class PairMatrix:
         return len(self.row_keys)
 
     def __contains__(self, key: object) -> bool:
-        return key in self._values
+        return key in self._row_of
 
     @classmethod
     def adopt(cls, keys: list[str], values: list[str], key_units: np.ndarray, key_norms: np.ndarray,
@@ -68,10 +69,9 @@ class PairMatrix:
         """
         n = len(keys)
         matrix = cls(key_units.shape[1], capacity=0)
-        matrix.row_keys = keys
-        matrix._row_of = None
-        matrix._values = dict(zip(keys, values))
-        if len(matrix._values) != n or len(values) != n:
+        matrix.row_keys, matrix.row_values = keys, values
+        matrix._row_of = dict(zip(keys, range(n)))
+        if len(matrix._row_of) != n or len(values) != n:
             raise ValueError("each key must appear once, with one value")
         matrix._key_units, matrix._key_norms, matrix._value_units, matrix._value_norms, matrix._rowids = (
             key_units, key_norms, value_units, value_norms, rowids)
@@ -82,8 +82,7 @@ class PairMatrix:
     def copy(self) -> PairMatrix:
         n = len(self)
         other = PairMatrix(self.dim, capacity=max(16, n))
-        other.row_keys, other._row_of = list(self.row_keys), None if self._row_of is None else dict(self._row_of)
-        other._values = dict(self._values)  # insertion order, not row order
+        other.row_keys, other.row_values, other._row_of = list(self.row_keys), list(self.row_values), dict(self._row_of)
         other._rowids = np.empty(len(other._key_norms) if len(self._rowids) else 0, dtype=np.int64)
         for name in self._arrays():
             getattr(other, name)[:n] = getattr(self, name)[:n]
@@ -92,17 +91,19 @@ class PairMatrix:
     # -- reads -------------------------------------------------------------------------------
 
     def value(self, key: str) -> str:
-        return self._values[key]
+        """:raises KeyError: ``key`` is not held."""
+        return self.row_values[self._row_of[key]]
 
     def row_of(self, key: str) -> int:
-        return self._rows_by_key()[key]
+        return self._row_of[key]
 
     def keys(self) -> list[str]:
         """Keys in insertion order (a re-set key keeps its place)."""
-        return list(self._values)
+        return list(self._row_of)
 
     def items(self) -> list[tuple[str, str]]:
-        return list(self._values.items())
+        values = self.row_values
+        return [(key, values[row]) for key, row in self._row_of.items()]
 
     @property
     def key_units(self) -> np.ndarray:
@@ -130,8 +131,8 @@ class PairMatrix:
     def distinct_values(self) -> tuple[list[str], np.ndarray]:
         """Each distinct value once (in row order of its first row) and its (distinct, dim) direction."""
         first: dict[str, int] = {}
-        for row, key in enumerate(self.row_keys):
-            first.setdefault(self._values[key], row)
+        for row, value in enumerate(self.row_values):
+            first.setdefault(value, row)
         return list(first), self.value_units[list(first.values())]
 
     @property
@@ -163,9 +164,8 @@ class PairMatrix:
         self._reserve(len(self) + len(keys))
         self.version = next(_VERSIONS)
         if not len(self):  # a load: every key is new, and the maps are built in bulk
-            self.row_keys = list(keys)
-            self._row_of = None
-            self._values = dict(zip(keys, values))
+            self.row_keys, self.row_values = list(keys), list(values)
+            self._row_of = dict(zip(keys, range(len(keys))))
             rows: np.ndarray | slice = slice(0, len(keys))
             if rowids is not None:
                 self._held_rowids()[rows] = rowids
@@ -179,20 +179,23 @@ class PairMatrix:
     def _place(self, keys: Sequence[str], values: Sequence[str], rowids: Sequence[int] | None) -> np.ndarray:
         """The rows of ``keys``: their own when held, new ones at the end otherwise."""
         rows = np.empty(len(keys), dtype=np.int64)
-        row_of = self._rows_by_key()
+        row_of = self._row_of
         for position, (key, value) in enumerate(zip(keys, values)):
             row = row_of.get(key)
             if row is None:
                 row = len(self.row_keys)
                 row_of[key] = row
                 self.row_keys.append(key)
+                self.row_values.append(value)
                 if len(self._rowids):
                     self._rowids[row] = -1
-            elif rowids is not None and len(self._rowids) and self._rowids[row] not in (-1, rowids[position]):
-                del self._values[key]  # re-inserted in the file: its place is now the end
+            else:
+                self.row_values[row] = value
+                if rowids is not None and len(self._rowids) and self._rowids[row] not in (-1, rowids[position]):
+                    del row_of[key]  # re-inserted in the file: its place in the order is now the end
+                    row_of[key] = row
             if rowids is not None:
                 self._held_rowids()[row] = rowids[position]
-            self._values[key] = value
             rows[position] = row
         return rows
 
@@ -202,17 +205,16 @@ class PairMatrix:
         if not keys:
             return
         self.version = next(_VERSIONS)
-        row_of = self._rows_by_key()
+        row_of = self._row_of
         for key in keys:
             row = row_of.pop(key, None)
             if row is None:
                 continue
-            del self._values[key]
             last = len(self.row_keys) - 1
-            moved = self.row_keys.pop()
+            moved, moved_value = self.row_keys.pop(), self.row_values.pop()
             if row != last:
-                self.row_keys[row] = moved
-                row_of[moved] = row
+                self.row_keys[row], self.row_values[row] = moved, moved_value
+                row_of[moved] = row  # a new row, the same place in the order
                 for name in self._arrays():
                     array = getattr(self, name)
                     array[row] = array[last]
@@ -228,12 +230,6 @@ class PairMatrix:
             new = np.empty((capacity, *old.shape[1:]), dtype=old.dtype)
             new[: len(self)] = old[: len(self)]
             setattr(self, name, new)
-
-    def _rows_by_key(self) -> dict[str, int]:
-        """Key -> row, made on first use after a load: a million-pair open that only queries never needs it."""
-        if self._row_of is None:
-            self._row_of = dict(zip(self.row_keys, range(len(self.row_keys))))
-        return self._row_of
 
     def _held_rowids(self) -> np.ndarray:
         """The rowid array, made when the first rowid arrives (every row held before has none)."""

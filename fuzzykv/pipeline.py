@@ -174,9 +174,10 @@ class Pipeline:
     def part(self, pairs: PairMatrix, queries: np.ndarray, top: int) -> Part:
         """:meth:`attend`, resolved to keys and values: what a shard of a sharded store answers."""
         attended = self.attend(pairs, queries, top)
-        keys = [[pairs.row_keys[row] for row in rows.tolist()] for rows, _ in attended.top]
+        rows = [listed.tolist() for listed, _ in attended.top]
         return Part(
-            attended.partial, attended.best_key, keys, [[pairs.value(key) for key in listed] for listed in keys],
+            attended.partial, attended.best_key, [[pairs.row_keys[row] for row in listed] for listed in rows],
+            [[pairs.row_values[row] for row in listed] for listed in rows],
             [logits for _, logits in attended.top], [pairs.value_vectors_of(rows) for rows, _ in attended.top],
         )
 
