@@ -147,6 +147,16 @@ class Database(MutableMapping[str, str]):
     def values(self) -> ValuesView[str]:
         return SnapshotValues(self)
 
+    def page(self, after: str | None = None, limit: int = 100) -> tuple[list[tuple[str, str]], bool]:
+        """Up to ``limit`` pairs in the store's order after the key ``after`` (``None``: from the
+        start), and whether more follow: iteration a page at a time, as the service's ``/v1/pairs``.
+
+        :raises KeyError: ``after`` is not a key (deleted since the last page?).
+        """
+        limit = positive_int("limit", limit)
+        with self._synced.reading() as pairs:
+            return pairs.page(after, limit)
+
     def _snapshot(self) -> list[tuple[str, str]]:
         """Every pair, in insertion order, as of one moment: one catch-up, not one per key."""
         with self._synced.reading() as pairs:

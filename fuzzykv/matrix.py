@@ -128,6 +128,34 @@ class PairMatrix:
         """(n,) each row's rowid in the store file (-1 for a pair that has none)."""
         return self._rowids[: len(self)] if len(self._rowids) else np.full(len(self), -1, dtype=np.int64)
 
+    def page(self, after: str | None, limit: int) -> tuple[list[tuple[str, str]], bool]:
+        """Up to ``limit`` pairs that follow ``after`` (``None``: the first) in insertion order, and
+        whether more follow.
+
+        Pairs read from a store file are in the order of their rowids, so a page costs one pass of
+        numpy over them, not a list of every key; pairs in memory only take the dict's order.
+
+        :raises KeyError: ``after`` is not held.
+        """
+        rowids = self.rowids
+        if len(self) and bool((rowids >= 0).all()):
+            following = np.flatnonzero(rowids > (-1 if after is None else rowids[self._row_of[after]]))
+            chosen = following
+            if len(following) > limit:
+                chosen = following[np.argpartition(rowids[following], limit - 1)[:limit]]
+            rows = chosen[np.argsort(rowids[chosen])].tolist()
+            return [(self.row_keys[row], self.row_values[row]) for row in rows], len(following) > limit
+        keys = list(self._row_of)
+        start = 0 if after is None else self._position(keys, after) + 1
+        return [(key, self.value(key)) for key in keys[start : start + limit]], start + limit < len(keys)
+
+    @staticmethod
+    def _position(keys: list[str], key: str) -> int:
+        try:
+            return keys.index(key)
+        except ValueError:
+            raise KeyError(key) from None
+
     def distinct_values(self) -> tuple[list[str], np.ndarray]:
         """Each distinct value once (in row order of its first row) and its (distinct, dim) direction."""
         first: dict[str, int] = {}

@@ -6,11 +6,13 @@ import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
+import numpy as np
 import pytest
 from gensim.models import KeyedVectors
 from gensim.test.utils import datapath
 
 from fuzzykv import Database, Embeddings, load_embeddings
+from fuzzykv.matrix import PairMatrix
 
 WRITEUP_PAIRS = {"one": "number", "cat": "animal", "dog": "animal", "ball": "toy", "sphere": "shape", "male": "gender"}
 
@@ -45,3 +47,23 @@ def glove_file() -> Path:
 @pytest.fixture(scope="session")
 def small_vectors(glove_file: Path) -> KeyedVectors:
     return KeyedVectors.load_word2vec_format(str(glove_file), no_header=True)
+
+
+def store_like(operations: list[tuple[bool, list[str]]], dim: int, from_file: bool = True) -> tuple[PairMatrix, dict[str, int]]:
+    """Pairs set (True) and deleted (False) as a store does it: a new key takes the next rowid, a
+    changed one keeps its own (``from_file=False``: no rowids, as in memory). Returns the pairs and
+    each held key's rowid."""
+    pairs, rowid_of, rng, next_rowid = PairMatrix(dim), {}, np.random.default_rng(0), 1
+    for setting, keys in operations:
+        if not setting:
+            pairs.delete_many(keys)
+            for key in keys:
+                rowid_of.pop(key, None)
+            continue
+        for key in keys:
+            if key not in rowid_of:
+                rowid_of[key], next_rowid = next_rowid, next_rowid + 1
+        vectors = rng.normal(size=(len(keys), dim)).astype(np.float32)
+        pairs.set_many(keys, [f"{key[::-1]}@{next_rowid}" for key in keys], vectors, -vectors,
+                       rowids=[rowid_of[k] for k in keys] if from_file else None)
+    return pairs, rowid_of

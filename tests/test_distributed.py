@@ -125,6 +125,11 @@ def test_mapping_matches_database(pair: tuple[Database, ShardedDatabase]) -> Non
     assert sorted(sharded.values()) == sorted(db.values())
     key = next(iter(db))
     assert key in sharded and "no such key here" not in sharded and 3 not in sharded
+    first, more = sharded.page(limit=300)
+    rest, _ = sharded.page(first[-1][0], limit=len(sharded))
+    assert more and first + rest == list(sharded.items())
+    with pytest.raises(KeyError):
+        sharded.page("no such key here")
 
 
 def test_shards_agree_on_settings(pair: tuple[Database, ShardedDatabase]) -> None:

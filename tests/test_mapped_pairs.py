@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import store_like
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -270,20 +271,8 @@ STORE_OPERATIONS = st.lists(st.tuples(st.booleans(), st.lists(TEXTS, min_size=1,
 @settings(max_examples=60, deadline=None)
 @given(operations=STORE_OPERATIONS)
 def test_write_then_load_gives_the_pairs_in_the_stores_order(tmp_path_factory: pytest.TempPathFactory, operations) -> None:
-    """Pairs set and deleted as a store does it (a new key takes the next rowid, a changed one keeps its own)."""
-    pairs, rowid_of, rng = PairMatrix(3), {}, np.random.default_rng(0)
-    next_rowid = 1
-    for setting, keys in operations:
-        if not setting:
-            pairs.delete_many(keys)
-            for key in keys:
-                rowid_of.pop(key, None)
-            continue
-        for key in keys:
-            if key not in rowid_of:
-                rowid_of[key], next_rowid = next_rowid, next_rowid + 1
-        vectors = rng.normal(size=(len(keys), 3)).astype(np.float32)
-        pairs.set_many(keys, [key[::-1] for key in keys], vectors, -vectors, rowids=[rowid_of[k] for k in keys])
+    """Pairs set and deleted as a store does it, written and loaded again."""
+    pairs, rowid_of = store_like(operations, 3)
     folder = tmp_path_factory.mktemp("pairs")
     staging = mapped_pairs.write(folder / "s.fkv-pairs", "token", (0, 5), pairs)
     if not len(pairs):

@@ -1,5 +1,6 @@
 import numpy as np
 import pytest
+from conftest import store_like
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -72,3 +73,23 @@ def test_a_batch_undone_after_unqueried_writes_answers_from_what_is_held() -> No
         db["bus"] = "transport"
         raise RuntimeError("undo the batch")
     assert db.query("truck", k=2) == ["vehicle", "animal"]
+
+
+STORE_OPERATIONS = st.lists(st.tuples(st.booleans(), st.lists(KEYS, min_size=1, max_size=4, unique=True)), max_size=20)
+
+
+@settings(max_examples=150, deadline=None)
+@given(operations=STORE_OPERATIONS, limit=st.integers(1, 5), from_file=st.booleans())
+def test_pages_follow_insertion_order(operations, limit: int, from_file: bool) -> None:
+    """Pages put together are ``items()``, for pairs with rowids (a store's: new keys take the next
+    one, changed keys keep theirs) and without (memory only)."""
+    pairs, _ = store_like(operations, DIM, from_file)
+    pages, after, more = [], None, True
+    while more:
+        page, more = pairs.page(after, limit)
+        assert len(page) <= limit and (page or not more)
+        pages += page
+        after = page[-1][0] if page else None
+    assert pages == pairs.items()
+    with pytest.raises(KeyError):
+        pairs.page("not held", limit)

@@ -402,3 +402,21 @@ def test_hostile_names_keys_and_values_round_trip(glove: Embeddings, tmp_path: P
         Database.open(tmp_path / "nul\x00.fkv")
     with Database.open(path) as db, pytest.raises(NotTextError):  # refused before anything is written
         db["lone \ud800 surrogate"] = "cat"
+
+
+def test_pages_of_a_store_follow_its_order_across_handles(glove: Embeddings, path: Path) -> None:
+    with Database.open(path) as db:
+        db.update({"one": "number", "cat": "animal", "dog": "animal", "ball": "toy"})
+        with Database.open(path) as other:
+            del other["cat"]
+            other["cat"] = "pet"  # re-added: now last
+            other["one"] = "digit"  # changed in place: keeps its place
+        pages, after, more = [], None, True
+        while more:
+            page, more = db.page(after, limit=2)
+            pages += page
+            after = page[-1][0]
+        assert pages == list(db.items()) == [("one", "digit"), ("dog", "animal"), ("ball", "toy"), ("cat", "pet")]
+        assert db.page(limit=10) == (pages, False)
+        with pytest.raises(KeyError):
+            db.page("gone")

@@ -213,6 +213,20 @@ class ShardedDatabase(MutableMapping[str, str]):
     def values(self) -> ValuesView[str]:
         return SnapshotValues(self)
 
+    def page(self, after: str | None = None, limit: int = 100) -> tuple[list[tuple[str, str]], bool]:
+        """As :meth:`Database.page`, in this store's order (shard by shard); each page lists every key.
+
+        :raises KeyError: ``after`` is not a key.
+        """
+        limit = positive_int("limit", limit)
+        pairs = self._snapshot()
+        start = 0
+        if after is not None:
+            start = next((i for i, (key, _) in enumerate(pairs) if key == after), -1) + 1
+            if not start:
+                raise KeyError(after)
+        return pairs[start : start + limit], start + limit < len(pairs)
+
     def _snapshot(self) -> list[tuple[str, str]]:
         return [pair for pairs in self._gather([a.items.remote() for a in self._actors]) for pair in pairs]
 

@@ -25,24 +25,13 @@ def list_pairs(
     limit: Annotated[int, Query(ge=1, le=LIMITS.max_page)] = 100,
 ) -> PairPage:
     """A page of pairs in the store's order (insertion order); follow ``next`` for the next page."""
-    keys = list(db.keys())
-    start = 0
-    if after is not None:
-        try:
-            start = keys.index(after) + 1
-        except ValueError:
-            raise InvalidOptionError(
-                f"after={after!r} is not a key of the store (deleted since the last page?); start again without after"
-            ) from None
-    page: list[Pair] = []
-    end = start
-    while end < len(keys) and len(page) < limit:
-        try:
-            page.append(Pair(key=keys[end], value=db[keys[end]]))
-        except KeyError:  # deleted since the keys were listed
-            pass
-        end += 1
-    more = end < len(keys)
+    try:
+        pairs, more = db.page(after, limit)
+    except KeyError:
+        raise InvalidOptionError(
+            f"after={after!r} is not a key of the store (deleted since the last page?); start again without after"
+        ) from None
+    page = [Pair(key=key, value=value) for key, value in pairs]
     return PairPage(pairs=page, next=page[-1].key if page and more else None)
 
 
