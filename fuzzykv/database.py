@@ -12,7 +12,7 @@ from typing import TypeVar
 import numpy as np
 from typing_extensions import Unpack
 
-from .arguments import as_dict, as_texts, embed_query, search_arguments, similarity_bound
+from .arguments import as_dict, embed_query, search_arguments, similarity_bound
 from .embeddings import Embedded, Embeddings
 from .encoders import Encoder, EncoderEmbeddings
 from .errors import EmptyDatabaseError, InvalidOptionError
@@ -252,9 +252,8 @@ class Database(MutableMapping[str, str]):
         self, texts: Sequence[str], k: int = 5, *, exact: bool = False, min_similarity: float | None = None
     ) -> list[list[str]]:
         """:meth:`query` for many texts in one pass: one attention product, one decode."""
-        threshold = similarity_bound(min_similarity)
-        k = positive_int("k", k)
-        embedded = self._embed_queries(as_texts(texts, "query_batch"))
+        listed, k, threshold = search_arguments(texts, k, None, min_similarity, "query_batch")
+        embedded = self._embed_queries(listed)
         with self._synced.reading() as pairs:
             answers = self._pipeline.answer(pairs, embedded.vectors, k, bool(exact), attention_k=1)
         return [answers.words_of(i, threshold) for i in range(len(texts))]

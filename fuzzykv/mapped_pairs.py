@@ -218,12 +218,10 @@ def _matrix(mapped: mmap.mmap, n: int, dim: int, text_bytes: int) -> PairMatrix 
         texts = mapped[offset : offset + text_bytes].decode("utf-8").split("\0")
     except UnicodeDecodeError:
         return None
-    rowids = arrays[0]
+    rowids, key_units, value_units, key_norms, value_norms = arrays
     if len(texts) != 2 * n + 1 or texts[-1] or (n > 1 and not bool((np.diff(rowids) > 0).all())):
         return None
-    keys, values = texts[:n], texts[n : 2 * n]
-    rowid_array, key_units, value_units, key_norms, value_norms = arrays
     try:
-        return PairMatrix.adopt(keys, values, key_units, key_norms, value_units, value_norms, rowid_array)
+        return PairMatrix.adopt(texts[:n], texts[n : 2 * n], key_units, key_norms, value_units, value_norms, rowids)
     except ValueError:  # a key that repeats
         return None

@@ -20,6 +20,27 @@ def unit_rows(vectors: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return vectors / np.maximum(norms, _TINY)[:, None], norms
 
 
+def first_of_each(words: Iterable[str], units: np.ndarray) -> tuple[list[str], np.ndarray]:
+    """Each distinct word once, in order of its first row, with that row of ``units``."""
+    first: dict[str, int] = {}
+    for row, word in enumerate(words):
+        first.setdefault(word, row)
+    return list(first), units[list(first.values())]
+
+
+def page_of(pairs: list[tuple[str, str]], after: str | None, limit: int) -> tuple[list[tuple[str, str]], bool]:
+    """Up to ``limit`` of ``pairs`` (in order) after the pair whose key is ``after``, and whether more follow.
+
+    :raises KeyError: no pair has the key ``after``.
+    """
+    start = 0
+    if after is not None:
+        start = next((i for i, (key, _) in enumerate(pairs) if key == after), -1) + 1
+        if not start:
+            raise KeyError(after)
+    return pairs[start : start + limit], start + limit < len(pairs)
+
+
 class PairMatrix:
     """Pairs in insertion order, with their key and value vectors as row matrices.
 
@@ -145,23 +166,11 @@ class PairMatrix:
                 chosen = following[np.argpartition(rowids[following], limit - 1)[:limit]]
             rows = chosen[np.argsort(rowids[chosen])].tolist()
             return [(self.row_keys[row], self.row_values[row]) for row in rows], len(following) > limit
-        keys = list(self._row_of)
-        start = 0 if after is None else self._position(keys, after) + 1
-        return [(key, self.value(key)) for key in keys[start : start + limit]], start + limit < len(keys)
-
-    @staticmethod
-    def _position(keys: list[str], key: str) -> int:
-        try:
-            return keys.index(key)
-        except ValueError:
-            raise KeyError(key) from None
+        return page_of(self.items(), after, limit)
 
     def distinct_values(self) -> tuple[list[str], np.ndarray]:
         """Each distinct value once (in row order of its first row) and its (distinct, dim) direction."""
-        first: dict[str, int] = {}
-        for row, value in enumerate(self.row_values):
-            first.setdefault(value, row)
-        return list(first), self.value_units[list(first.values())]
+        return first_of_each(self.row_values, self.value_units)
 
     @property
     def key_vectors(self) -> np.ndarray:

@@ -135,13 +135,13 @@ class SyncedPairs:
     def close(self) -> None:
         """Close the store, first writing its pairs file when a large store's is missing or far behind."""
         with self.lock:
-            if self.store is not None and not self.closed:
-                try:
+            try:
+                if self.store is not None and not self.closed:
                     self._publish_pairs_file()
-                finally:
-                    self.closed = True
+            finally:
+                self.closed = True
+                if self.store is not None:
                     self.store.close()
-            self.closed = True
 
     @property
     def path(self) -> Path | None:
@@ -165,7 +165,10 @@ class SyncedPairs:
         """The pairs as the store's pairs file holds them, when the store names the file and is still in its epoch."""
         assert self.store is not None
         mark = self.store.pairs_mark()
-        if mark is None or self.store.position()[0] != mark.epoch or self.store.position()[1] < mark.seq:
+        if mark is None:
+            return None
+        epoch, seq = self.store.position()
+        if epoch != mark.epoch or seq < mark.seq:
             return None
         matrix = mapped_pairs.load(mapped_pairs.path_for(self.store.path), mark, self.dim)
         self._file_refused = matrix is None

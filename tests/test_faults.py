@@ -15,7 +15,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -230,15 +230,22 @@ def _writer(path: str, acknowledged: str) -> None:
             log.flush()
 
 
+def _kill_when(target: Callable[..., None], args: tuple[str, ...], ready: Callable[[], bool]) -> None:
+    """Run ``target(*args)`` in a fresh process and SIGKILL it as soon as ``ready()`` (within a minute)."""
+    process = multiprocessing.get_context("spawn").Process(target=target, args=args)
+    process.start()
+    deadline = time.monotonic() + 60
+    while not ready():
+        assert process.is_alive() and time.monotonic() < deadline
+        time.sleep(0.01)
+    os.kill(process.pid or 0, signal.SIGKILL)
+    process.join()
+
+
 def test_a_killed_writer_loses_no_acknowledged_pair(tmp_path: Path) -> None:
     path, log = tmp_path / "s.fkv", tmp_path / "ack"
     Store.open(path).close()
-    process = multiprocessing.get_context("spawn").Process(target=_writer, args=(str(path), str(log)))
-    process.start()
-    while not log.exists() or len(log.read_text().split()) < 30:
-        assert process.is_alive()
-    os.kill(process.pid or 0, signal.SIGKILL)
-    process.join()
+    _kill_when(_writer, (str(path), str(log)), lambda: log.exists() and len(log.read_text().split()) >= 30)
     acknowledged = set(log.read_text().split())
     store = Store.open(path)
     try:
@@ -269,14 +276,7 @@ def _closer(path: str, started: str) -> None:
 def test_a_writer_killed_while_it_writes_the_pairs_file_loses_nothing(tmp_path: Path) -> None:
     path, started = tmp_path / "s.fkv", tmp_path / "started"
     Store.open(path).close()
-    process = multiprocessing.get_context("spawn").Process(target=_closer, args=(str(path), str(started)))
-    process.start()
-    deadline = time.monotonic() + 60
-    while not started.exists():
-        assert process.is_alive() and time.monotonic() < deadline
-        time.sleep(0.01)
-    os.kill(process.pid or 0, signal.SIGKILL)
-    process.join()
+    _kill_when(_closer, (str(path), str(started)), started.exists)
     assert not mapped_pairs.path_for(path).exists()  # killed while writing its temporary file:
     assert len(list(tmp_path.glob(".s.fkv-pairs.*.tmp"))) == 1  # left for the next writer to remove
     synced = SyncedPairs(DIM, Store.open(path), lambda keys: None, lambda: None)

@@ -16,11 +16,12 @@ import numpy as np
 import ray
 from typing_extensions import Unpack
 
-from ..arguments import as_dict, as_texts, embed_query, search_arguments, similarity_bound
+from ..arguments import as_dict, embed_query, search_arguments, similarity_bound
 from ..decode import HINT_VALUES, ValuesDecoder
 from ..embeddings import Embedded, Embeddings
 from ..errors import EmptyDatabaseError, InvalidOptionError, StoreClosedError, StoreSettingsError
 from ..loading import EmbeddingsSpec, load_embeddings
+from ..matrix import first_of_each, page_of
 from ..pipeline import CLASSIFY_KEYS, Answers, Part, Pipeline
 from ..results import Classification, Neighbour, QueryResult
 from ..settings import Options, Settings, given_options, positive_int
@@ -219,13 +220,7 @@ class ShardedDatabase(MutableMapping[str, str]):
         :raises KeyError: ``after`` is not a key.
         """
         limit = positive_int("limit", limit)
-        pairs = self._snapshot()
-        start = 0
-        if after is not None:
-            start = next((i for i, (key, _) in enumerate(pairs) if key == after), -1) + 1
-            if not start:
-                raise KeyError(after)
-        return pairs[start : start + limit], start + limit < len(pairs)
+        return page_of(self._snapshot(), after, limit)
 
     def _snapshot(self) -> list[tuple[str, str]]:
         return [pair for pairs in self._gather([a.items.remote() for a in self._actors]) for pair in pairs]
@@ -303,9 +298,8 @@ class ShardedDatabase(MutableMapping[str, str]):
     def query_batch(self, texts: Sequence[str], k: int = 5, *, exact: bool = False,
                     min_similarity: float | None = None) -> list[list[str]]:
         """As :meth:`Database.query_batch`: one call per shard for the whole batch, one decode."""
-        threshold = similarity_bound(min_similarity)
-        k = positive_int("k", k)
-        embedded = self._embed_queries(as_texts(texts, "query_batch"))
+        listed, k, threshold = search_arguments(texts, k, None, min_similarity, "query_batch")
+        embedded = self._embed_queries(listed)
         answers = self._answer(embedded.vectors, k, bool(exact), 1)
         return [answers.words_of(i, threshold) for i in range(len(texts))]
 
@@ -381,11 +375,9 @@ class ShardedDatabase(MutableMapping[str, str]):
                     self._values_known[number] = (stamp, *found)
                     changed = True
             if changed or self._values is None:
-                first: dict[str, int] = {}
-                for row, word in enumerate(word for _, listed, _ in self._values_known for word in listed):
-                    first.setdefault(word, row)
-                every = np.concatenate([directions for _, _, directions in self._values_known])
-                self._values = ValuesDecoder(list(first), every[list(first.values())])
+                self._values = ValuesDecoder(*first_of_each(
+                    (word for _, listed, _ in self._values_known for word in listed),
+                    np.concatenate([directions for _, _, directions in self._values_known])))
             return self._values
 
     # -- text -> vectors, on the driver ------------------------------------------------------------
