@@ -22,8 +22,8 @@ from workload import blends, interleaved_ms, workload
 
 from fuzzykv import Database, Embeddings
 from fuzzykv.cache import CacheLayout
-from fuzzykv.decode import DEFAULT_N_TREES, DEFAULT_SEARCH_K, IndexSettings, VocabularyIndex
-from fuzzykv.exact import Decoder
+from fuzzykv.search.decode import DEFAULT_N_TREES, DEFAULT_SEARCH_K, IndexSettings, VocabularyIndex
+from fuzzykv.search.exact import Decoder
 
 N_TREES = (10, 20, 40, 80)
 SEARCH_K = (1_000, 3_000, 10_000, 30_000)

@@ -9,7 +9,7 @@ weights (the Zipf exponent) and the shortest length corrected at distance 2 were
 list, which nothing was tuned on. Each word gets misspellings drawn with a fixed seed, redrawn
 until they leave the vocabulary: one realistic typing error (a neighbouring key typed for or
 beside a letter, a letter doubled, dropped, or swapped with the next), one random edit
-(fuzzykv.encoders.misspell), and for words of >= 6 letters two edits of each kind (at true
+(fuzzykv.embed.encoders.misspell), and for words of >= 6 letters two edits of each kind (at true
 distance 2). "Intended" counts corrections to the word meant; "same answer" counts corrected
 words whose top answer in the write-up's store (``Database.query(..., exact=True)``) equals the
 correct spelling's (an uncorrected word counts as a miss).
@@ -37,8 +37,8 @@ from rapidfuzz.distance import OSA
 
 from fuzzykv import Database, Embeddings, load_embeddings
 from fuzzykv.cache import CacheLayout
-from fuzzykv.encoders import default_char_encoder, encode, misspell
-from fuzzykv.spelling import _NEAR, Corrector, index_file
+from fuzzykv.embed.encoders import default_char_encoder, encode, misspell
+from fuzzykv.embed.spelling import _NEAR, Corrector, index_file
 
 WRITEUP = {"one": "number", "cat": "animal", "dog": "animal", "ball": "toy", "sphere": "shape", "male": "gender"}
 LETTERS = string.ascii_lowercase

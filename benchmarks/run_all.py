@@ -25,7 +25,7 @@ import store
 import store_size
 from common import write
 
-from fuzzykv.decode import DEFAULT_N_TREES, DEFAULT_SEARCH_K
+from fuzzykv.search.decode import DEFAULT_N_TREES, DEFAULT_SEARCH_K
 
 
 def main() -> dict:

@@ -21,7 +21,8 @@ from pathlib import Path
 
 from common import make_pairs, write
 
-from fuzzykv import Database, mapped_pairs
+from fuzzykv import Database
+from fuzzykv.store import snapshot as mapped_pairs
 
 SIZES = (10_000, 100_000, 1_000_000)
 SINGLE_WRITES = 300

@@ -24,8 +24,8 @@ from common import plot, summary, write
 from workload import blends, interleaved_ms, workload
 
 from fuzzykv import Database
-from fuzzykv.matrix import ARRAYS
-from fuzzykv.threads import one_torch_thread
+from fuzzykv.pairs import ARRAYS
+from fuzzykv.search.threads import one_torch_thread
 
 SIZES = (10, 100, 1_000, 10_000, 100_000, 1_000_000)
 QUERIES = 100

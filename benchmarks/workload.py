@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 
 from fuzzykv import Database, Embeddings
-from fuzzykv.attention import Partial
+from fuzzykv.search.attention import Partial
 
 SEED = 12
 PHRASES = 0.1  # the share of keys, values and queries that are two-word phrases

@@ -34,17 +34,17 @@ from .settings import Settings
 
 if TYPE_CHECKING:
     from .database import Database
-    from .embeddings import Correction, Embeddings
-    from .loading import load_embeddings
+    from .embed.loading import load_embeddings
+    from .embed.vectors import Correction, Embeddings
     from .results import Classification, Neighbour, QueryResult
 
 __version__ = "0.2.0"
 
 _LAZY = {
     "Database": ".database",
-    "Embeddings": ".embeddings",
-    "Correction": ".embeddings",
-    "load_embeddings": ".loading",
+    "Embeddings": ".embed.vectors",
+    "Correction": ".embed.vectors",
+    "load_embeddings": ".embed.loading",
     "Classification": ".results",
     "Neighbour": ".results",
     "QueryResult": ".results",

@@ -1,5 +1,5 @@
 """``python -m fuzzykv`` is the ``fuzzykv`` command."""
 
-from .cli import main
+from .cli.commands import main
 
 main(prog_name="fuzzykv")

@@ -4,33 +4,73 @@ from one :class:`~fuzzykv.settings.Settings`, over pairs kept in memory or in a 
 from __future__ import annotations
 
 import os
-from collections.abc import ItemsView, Iterable, Iterator, Mapping, MutableMapping, Sequence, ValuesView
+from abc import abstractmethod
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TypeVar
 
 import numpy as np
 from typing_extensions import Unpack
 
-from .arguments import as_dict, embed_query, search_arguments, similarity_bound
-from .embeddings import Embedded, Embeddings
-from .encoders import Encoder, EncoderEmbeddings
+from .embed.choose import embeddings_for
+from .embed.compose import embed_query
+from .embed.encoders import Encoder, EncoderEmbeddings
+from .embed.loading import EmbeddingsSpec
+from .embed.unknown import check_policy, resolver
+from .embed.vectors import Embedded, Embeddings
 from .errors import EmptyDatabaseError, InvalidOptionError
-from .identity import PROBES, StoreRecord, embeddings_for, record_of
-from .loading import EmbeddingsSpec
-from .pipeline import CLASSIFY_KEYS, Part, Pipeline
+from .interface import BaseDatabase, SearchOptions, as_dict
 from .results import Classification, Neighbour, QueryResult
+from .search.pipeline import CLASSIFY_KEYS, Answers, Part, Pipeline
 from .settings import Options, Settings, given_options, positive_int
-from .store import Rows, Store
-from .synced import SyncedPairs
-from .unknown import check_policy, resolver
-from .views import SnapshotItems, SnapshotValues
+from .store.record import PROBES, StoreRecord, record_of
+from .store.sqlite import Rows, Store
+from .store.synced import SyncedPairs
 
-T = TypeVar("T")
 AnyEmbeddings = Embeddings | EncoderEmbeddings
 
 
-class Database(MutableMapping[str, str]):
+class LocalDatabase(BaseDatabase):
+    """A front door that embeds texts on this side and answers from their vectors: one store
+    (:class:`Database`), or a sharded store's driver, which merges its shards' parts."""
+
+    settings: Settings
+
+    @abstractmethod
+    def _embed_queries(self, texts: Sequence[object]) -> Embedded:
+        """Query texts -> vectors, with this store's unknown-word policy."""
+
+    @abstractmethod
+    def _answer(self, vectors: np.ndarray, options: SearchOptions) -> Answers:
+        """Attend, blend and decode for (b, dim) query vectors."""
+
+    @abstractmethod
+    def _parts(self, vectors: np.ndarray, top: int) -> list[Part]:
+        """The attention of (b, dim) query vectors, one part per piece of the store."""
+
+    @abstractmethod
+    def _nearest_to(self, vector: np.ndarray, k: int) -> list[Neighbour]:
+        """The ``k`` keys nearest to a query vector, exactly, nearest first."""
+
+    def _search(self, text: str | None, positive: list[str], negative: list[str], options: SearchOptions) -> QueryResult:
+        embedded, shown = embed_query(self._embed_queries, text, positive, negative)
+        return self._answer(embedded.vectors, options).result(0, shown, embedded, options.threshold)
+
+    def _search_batch(self, texts: list[str], options: SearchOptions) -> list[QueryResult]:
+        embedded = self._embed_queries(texts)
+        answers = self._answer(embedded.vectors, options)
+        return [answers.result(i, text, embedded, options.threshold) for i, text in enumerate(texts)]
+
+    def _nearest(self, text: str, k: int) -> list[Neighbour]:
+        return self._nearest_to(self._embed_queries([text]).vectors[0], k)
+
+    def _classify(self, text: str, k: int) -> Classification:
+        vector = self._embed_queries([text]).vectors
+        scores = Pipeline.votes(self._parts(vector, CLASSIFY_KEYS))[0]
+        return Classification(label=scores[0][0], scores=scores, neighbours=self._nearest_to(vector[0], k))
+
+
+class Database(LocalDatabase):
     """A fuzzy key-value store over word vectors.
 
     ``db[key]`` is the exact, dict-like read. ``db.query(text)`` embeds ``text``, takes softmax
@@ -43,7 +83,7 @@ class Database(MutableMapping[str, str]):
     :param settings: a :class:`~fuzzykv.settings.Settings`; keyword options override its fields.
     :param embeddings: ``None`` for GloVe 6B 50d, a gensim ``KeyedVectors``, a vectors file path
         or a gensim-data model name (see :func:`fuzzykv.load_embeddings`).
-    :param encoder: your own encoder instead of word vectors (see :mod:`fuzzykv.encoders`): a
+    :param encoder: your own encoder instead of word vectors (see :mod:`fuzzykv.embed.encoders`): a
         callable from a list of texts to an (n, dim) array, or an ``nn.Module`` whose ``forward``
         takes a list of texts. Each whole text is one input.
     :param vocabulary: with ``encoder``, the texts answers are decoded against.
@@ -141,12 +181,6 @@ class Database(MutableMapping[str, str]):
         with self._synced.reading() as pairs:
             return isinstance(key, str) and key in pairs
 
-    def items(self) -> ItemsView[str, str]:
-        return SnapshotItems(self)
-
-    def values(self) -> ValuesView[str]:
-        return SnapshotValues(self)
-
     def page(self, after: str | None = None, limit: int = 100) -> tuple[list[tuple[str, str]], bool]:
         """Up to ``limit`` pairs in the store's order after the key ``after`` (``None``: from the
         start), and whether more follow: iteration a page at a time, as the service's ``/v1/pairs``.
@@ -171,12 +205,8 @@ class Database(MutableMapping[str, str]):
                 raise KeyError(key)
         self._synced.write(None, [key])
 
-    def update(self, other: Mapping[str, str] | Iterable[tuple[str, str]] = (), /, **more: str) -> None:  # type: ignore[override]
-        """Set many pairs in one transaction: every pair is checked first, and none is stored if one fails."""
-        pairs = as_dict(other)
-        pairs.update(more)
-        if pairs:
-            self._synced.write(self._embed_pairs(pairs), [])
+    def _write(self, pairs: dict[str, str]) -> None:
+        self._synced.write(self._embed_pairs(pairs), [])
 
     def clear(self) -> None:
         """Delete every pair, in one transaction."""
@@ -195,12 +225,6 @@ class Database(MutableMapping[str, str]):
     def close(self) -> None:
         """Close the store file; later calls raise :class:`StoreClosedError`. Safe to call twice."""
         self._synced.close()
-
-    def __enter__(self) -> Database:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
     def __repr__(self) -> str:
         path = self._synced.path
@@ -226,126 +250,35 @@ class Database(MutableMapping[str, str]):
         assert self.settings.temperature is not None
         return self.settings.temperature
 
-    # -- fuzzy reads --------------------------------------------------------------------------
+    # -- fuzzy reads: the hooks of LocalDatabase ------------------------------------------------
 
-    def query(
-        self,
-        text: str | None = None,
-        k: int = 5,
-        *,
-        exact: bool = False,
-        min_similarity: float | None = None,
-        positive: str | Sequence[str] = (),
-        negative: str | Sequence[str] = (),
-    ) -> list[str]:
-        """The ``k`` words nearest to the attention-blended value vector, best first.
-
-        :param min_similarity: answer ``[]`` unless some key has at least this cosine similarity.
-        :param positive, negative: a composite query, as gensim's ``most_similar``: the mean of the
-            unit vectors of ``text`` and ``positive`` minus those of ``negative`` goes through the
-            same attention. A single string counts as one text.
-        """
-        return self.search(text, k=k, exact=exact, attention_k=1, min_similarity=min_similarity,
-                           positive=positive, negative=negative).words
-
-    def query_batch(
-        self, texts: Sequence[str], k: int = 5, *, exact: bool = False, min_similarity: float | None = None
-    ) -> list[list[str]]:
-        """:meth:`query` for many texts in one pass: one attention product, one decode."""
-        listed, k, threshold = search_arguments(texts, k, None, min_similarity, "query_batch")
-        embedded = self._embed_queries(listed)
+    def _answer(self, vectors: np.ndarray, options: SearchOptions) -> Answers:
         with self._synced.reading() as pairs:
-            answers = self._pipeline.answer(pairs, embedded.vectors, k, bool(exact), attention_k=1)
-        return [answers.words_of(i, threshold) for i in range(len(texts))]
+            return self._pipeline.answer(pairs, vectors, options.k, options.exact, options.attention_k)
 
-    def search(
-        self,
-        text: str | None = None,
-        k: int = 5,
-        *,
-        exact: bool = False,
-        attention_k: int | None = None,
-        min_similarity: float | None = None,
-        positive: str | Sequence[str] = (),
-        negative: str | Sequence[str] = (),
-    ) -> QueryResult:
-        """:meth:`query` with its working: scored candidates, attention weights, the blended vector.
-
-        :param attention_k: list only the heaviest keys (``None``: every key, weights summing to 1).
-        :param min_similarity: no candidates unless some key has at least this cosine similarity.
-        """
-        threshold = similarity_bound(min_similarity)
-        k = positive_int("k", k)
-        if attention_k is not None:
-            positive_int("attention_k", attention_k)
-        embedded, shown = embed_query(self._embed_queries, text, positive, negative)
-        with self._synced.reading() as pairs:
-            answers = self._pipeline.answer(pairs, embedded.vectors, k, bool(exact), attention_k)
-        return answers.result(0, shown, embedded, threshold)
-
-    def search_batch(
-        self, texts: Sequence[str], k: int = 5, *, exact: bool = False, attention_k: int | None = None,
-        min_similarity: float | None = None,
-    ) -> list[QueryResult]:
-        """:meth:`search` for many texts in one pass (one attention product, one decode), in order.
-
-        Each result equals ``search(text, ...)`` of its text; one text that cannot be embedded
-        fails the whole batch, naming it.
-        """
-        listed, k, threshold = search_arguments(texts, k, attention_k, min_similarity, "search_batch")
-        embedded = self._embed_queries(listed)
-        with self._synced.reading() as pairs:
-            answers = self._pipeline.answer(pairs, embedded.vectors, k, bool(exact), attention_k)
-        return [answers.result(i, text, embedded, threshold) for i, text in enumerate(listed)]
-
-    def classify(self, text: str, k: int = 5) -> Classification:
-        """The value the query's attention favours: each distinct value scores the attention its keys
-        carry (with cosine similarity, the log-sum-exp of its keys' scores plus its own similarity to
-        the query), as ``query`` blends them. ``neighbours`` lists the ``k`` nearest keys."""
-        k = positive_int("k", k)
-        vector = self._embed_queries([text]).vectors
+    def _parts(self, vectors: np.ndarray, top: int) -> list[Part]:
+        """This store's attention for (b, dim) query vectors: one part, exact partial sums that merge
+        with other parts' (a sharded store's shard answers with it)."""
         with self._synced.reading() as pairs:
             if not len(pairs):
-                raise EmptyDatabaseError("the store holds no pairs, so there is nothing to classify by; add pairs first")
-            scores = Pipeline.votes([self._pipeline.part(pairs, vector, CLASSIFY_KEYS)])[0]
-        return Classification(label=scores[0][0], scores=scores, neighbours=self.nearest_to(vector[0], k))
+                raise EmptyDatabaseError("the store holds no pairs, so a query has nothing to attend to; add pairs first")
+            return [self._pipeline.part(pairs, np.asarray(vectors, dtype=np.float32), top)]
 
-    def nearest(self, text: str, k: int = 3) -> list[Neighbour]:
-        """Exact k-nearest neighbours among the keys: (key, value, cosine similarity), nearest first."""
-        k = positive_int("k", k)
-        return self.nearest_to(self._embed_queries([text]).vectors[0], k)
-
-    def nearest_to(self, vector: np.ndarray, k: int = 3) -> list[Neighbour]:
-        """:meth:`nearest` for a query vector of the store's dimension (a sharded store's shards answer this)."""
-        k = positive_int("k", k)
+    def _nearest_to(self, vector: np.ndarray, k: int) -> list[Neighbour]:
         with self._synced.reading() as pairs:
             if not len(pairs):
                 return []
             rows, sims = self._pipeline.nearest(pairs, np.asarray(vector, dtype=np.float32), k)
             return [Neighbour(pairs.row_keys[row], pairs.row_values[row], s) for row, s in zip(rows, sims)]
 
-    def lookup(self, text: str, default: T | None = None, min_similarity: float | None = None) -> str | T | None:
-        """The value of a key equal to ``text``, else of the nearest key.
-
-        :param min_similarity: the nearest key must have at least this cosine similarity.
-        :returns: ``default`` when the store is empty or no key is close enough.
-        """
-        threshold = similarity_bound(min_similarity)
+    def _lookup(self, text: str, threshold: float) -> str | None:
         with self._synced.reading() as pairs:
             if isinstance(text, str) and text in pairs:
                 return pairs.value(text)
-            found = self.nearest(text, k=1)
-        return found[0].value if found and found[0].similarity >= threshold else default
+            found = self._nearest(text, 1)
+        return found[0].value if found and found[0].similarity >= threshold else None
 
-    def part(self, vectors: np.ndarray, top: int) -> Part:
-        """This store's attention for (b, dim) query vectors, as one part of a sharded store's answer:
-        exact partial sums that merge with other shards' (see :mod:`fuzzykv.distributed`)."""
-        with self._synced.reading() as pairs:
-            if not len(pairs):
-                raise EmptyDatabaseError("the store holds no pairs, so a query has nothing to attend to; add pairs first")
-            return self._pipeline.part(pairs, np.asarray(vectors, dtype=np.float32), top)
-
-    def distinct_values(self) -> tuple[list[str], np.ndarray]:
+    def _distinct_values(self) -> tuple[list[str], np.ndarray]:
         """Each distinct stored value once, with its (n, dim) direction: what ``answers="values"``
         decodes against (a sharded store's driver gathers these from its shards)."""
         with self._synced.reading() as pairs:

@@ -7,7 +7,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from .embeddings import Correction
+from .embed.vectors import Correction
 
 
 @dataclass(frozen=True)

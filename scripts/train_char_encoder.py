@@ -18,8 +18,8 @@ import time
 import numpy as np
 import torch
 
-from fuzzykv.encoders import WEIGHTS, CharEncoder, misspell, spell
-from fuzzykv.loading import load_embeddings
+from fuzzykv.embed.encoders import WEIGHTS, CharEncoder, misspell, spell
+from fuzzykv.embed.loading import load_embeddings
 
 
 def main() -> None:

@@ -12,7 +12,7 @@ from gensim.models import KeyedVectors
 from gensim.test.utils import datapath
 
 from fuzzykv import Database, Embeddings, load_embeddings
-from fuzzykv.matrix import PairMatrix
+from fuzzykv.pairs import PairMatrix
 
 WRITEUP_PAIRS = {"one": "number", "cat": "animal", "dog": "animal", "ball": "toy", "sphere": "shape", "male": "gender"}
 

@@ -6,8 +6,8 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
 from fuzzykv import InvalidOptionError
-from fuzzykv.attention import DEFAULT_TEMPERATURES, Attention, score
-from fuzzykv.matrix import unit_rows
+from fuzzykv.pairs import unit_rows
+from fuzzykv.search.attention import DEFAULT_TEMPERATURES, Attention, score
 
 finite = st.floats(-10, 10, allow_nan=False, width=32)
 

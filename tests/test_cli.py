@@ -6,8 +6,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from fuzzykv.cli import DEMO_QUERIES, main
-from fuzzykv.embeddings import Embeddings
+from fuzzykv.cli.commands import DEMO_QUERIES, main
+from fuzzykv.embed.vectors import Embeddings
 
 
 @pytest.fixture()

@@ -11,9 +11,9 @@ import pytest
 from fastapi.testclient import TestClient
 
 from fuzzykv import Database, Embeddings, EmptyTextError, InvalidOptionError, ReadOnlyStoreError, UnknownWordError
-from fuzzykv.client import AuthenticationError, RemoteDatabase, ServiceUnavailableError, _error_from
 from fuzzykv.errors import FuzzyKVError
 from fuzzykv.serve.app import create_app
+from fuzzykv.serve.client import AuthenticationError, RemoteDatabase, ServiceUnavailableError, _error_from
 from fuzzykv.serve.config import ServeConfig
 
 PAIRS = {"one": "number", "cat": "animal", "dog": "animal", "ball": "toy", "sphere": "shape", "male": "gender"}
@@ -56,7 +56,7 @@ def test_mapping_protocol(remote: RemoteDatabase, local: Database) -> None:
 def test_iteration_pages_through_many_pairs(
     remote: RemoteDatabase, local: Database, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("fuzzykv.client.PAGE", 4)
+    monkeypatch.setattr("fuzzykv.serve.client.PAGE", 4)
     numbers = {str(n): "number" for n in range(10)}
     remote.update(numbers)  # in three requests
     assert list(remote) == list(local) == [*PAIRS, *numbers]

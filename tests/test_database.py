@@ -14,7 +14,7 @@ from fuzzykv import (
     QueryResult,
     UnknownWordError,
 )
-from fuzzykv.embeddings import Embeddings
+from fuzzykv.embed.vectors import Embeddings
 
 WRITEUP_TOP1 = {"rhombus": "shape", "parabola": "shape", "female": "gender", "seven": "number", "seventy": "gender",
                 "cylinder": "toy"}

@@ -5,14 +5,14 @@ import pytest
 import torch
 
 from fuzzykv import IndexFallbackWarning, InvalidOptionError
-from fuzzykv.annoy_index import AnnoyDecoder
-from fuzzykv.attention import Attention, score
 from fuzzykv.cache import CacheLayout
-from fuzzykv.decode import HINT_WORDS, IndexSettings, VocabularyIndex, vocabulary_index
-from fuzzykv.embeddings import Embeddings
-from fuzzykv.exact import ExactDecoder
-from fuzzykv.loading import load_embeddings
-from fuzzykv.matrix import unit_rows
+from fuzzykv.embed.loading import load_embeddings
+from fuzzykv.embed.vectors import Embeddings
+from fuzzykv.pairs import unit_rows
+from fuzzykv.search.annoy_index import AnnoyDecoder
+from fuzzykv.search.attention import Attention, score
+from fuzzykv.search.decode import HINT_WORDS, IndexSettings, VocabularyIndex, vocabulary_index
+from fuzzykv.search.exact import ExactDecoder
 from fuzzykv.settings import Settings
 
 

@@ -5,7 +5,7 @@ import pytest
 from gensim.models import KeyedVectors
 
 from fuzzykv import EmbeddingsError, EmptyTextError, NotTextError, UnknownWordError, load_embeddings
-from fuzzykv.embeddings import Embeddings, fingerprint_of
+from fuzzykv.embed.vectors import Embeddings, fingerprint_of
 
 
 def test_default_is_the_full_glove_6b_50d_in_frequency_order(glove: Embeddings) -> None:

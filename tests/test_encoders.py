@@ -8,8 +8,8 @@ import pytest
 import torch
 
 from fuzzykv import Database, EmbeddingsError, InvalidOptionError, UnknownWordError
-from fuzzykv.embeddings import Embeddings
-from fuzzykv.encoders import WEIGHTS, CharEncoder, default_char_encoder, encode, spell
+from fuzzykv.embed.encoders import WEIGHTS, CharEncoder, default_char_encoder, encode, spell
+from fuzzykv.embed.vectors import Embeddings
 
 
 def trigram_encoder(texts: list[str]) -> np.ndarray:

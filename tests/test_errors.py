@@ -50,7 +50,7 @@ from pathlib import Path  # noqa: E402
 import numpy as np  # noqa: E402
 
 from fuzzykv import Database  # noqa: E402
-from fuzzykv.embeddings import Embeddings  # noqa: E402
+from fuzzykv.embed.vectors import Embeddings  # noqa: E402
 
 
 def _nan_encoder(texts: list[str]) -> np.ndarray:
@@ -121,7 +121,7 @@ def test_a_full_disk_is_a_store_full_error_and_keeps_what_was_written(tiny_disk:
 
 
 def test_a_pairs_file_error_names_the_file(tmp_path: Path) -> None:
-    from fuzzykv.pairs_file import read_pairs
+    from fuzzykv.cli.transfer import read_pairs
 
     bad = tmp_path / "bad.json"
     bad.write_text("{not json")

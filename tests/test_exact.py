@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-from fuzzykv.embeddings import Embeddings
-from fuzzykv.exact import CHUNK, QUERY_BLOCK, ExactDecoder, _Codes
+from fuzzykv.embed.vectors import Embeddings
+from fuzzykv.search.exact import CHUNK, QUERY_BLOCK, ExactDecoder, _Codes
 
 TIE = 1e-6  # words whose cosines agree this closely may come in either order
 

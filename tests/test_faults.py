@@ -21,11 +21,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from fuzzykv import Database, NotAStoreError, NotTextError, StoreError, mapped_pairs
-from fuzzykv.embeddings import Embeddings
-from fuzzykv.matrix import PairMatrix
-from fuzzykv.store import Rows, Store
-from fuzzykv.synced import SyncedPairs
+from fuzzykv import Database, NotAStoreError, NotTextError, StoreError
+from fuzzykv.embed.vectors import Embeddings
+from fuzzykv.pairs import PairMatrix
+from fuzzykv.store import snapshot as mapped_pairs
+from fuzzykv.store.sqlite import Rows, Store
+from fuzzykv.store.synced import SyncedPairs
 
 DIM = 4
 
@@ -329,7 +330,7 @@ def shared_folder() -> Iterator[Path]:
 
 def run_as_nobody(code: str) -> subprocess.CompletedProcess[str]:
     """``code`` in a Python that dropped to user 'nobody' (when root) after importing the store."""
-    prelude = ("import os, sys, fuzzykv.store, numpy\n"
+    prelude = ("import os, sys, fuzzykv.store.sqlite, numpy\n"
                "if os.getuid() == 0:\n    os.setgroups([]); os.setgid(65534); os.setuid(65534)\n")
     return subprocess.run([sys.executable, "-c", prelude + code], capture_output=True, text=True, timeout=120, cwd="/")
 
@@ -349,7 +350,7 @@ def test_read_only_open_of_a_read_only_folder_creates_nothing(shared_folder: Pat
     before = side_files(path)
     try:
         done = run_as_nobody(
-            f"store = fuzzykv.store.Store.open({str(path)!r}, read_only=True)\n"
+            f"store = fuzzykv.store.sqlite.Store.open({str(path)!r}, read_only=True)\n"
             "_, rows = store.read_all(4)\nstore.close()\nprint(len(rows.keys))\n"
         )
         assert done.returncode == 0, done.stderr

@@ -11,7 +11,7 @@ import pytest
 from gensim.models import KeyedVectors
 
 from fuzzykv import Database, StoreSettingsError
-from fuzzykv.embeddings import Embeddings
+from fuzzykv.embed.vectors import Embeddings
 
 
 def trigrams(texts: list[str]) -> np.ndarray:

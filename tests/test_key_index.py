@@ -3,10 +3,10 @@ import pytest
 import torch
 
 from fuzzykv import Database, InvalidOptionError
-from fuzzykv.attention import Attention
-from fuzzykv.embeddings import Embeddings
-from fuzzykv.key_index import KeyIndex
-from fuzzykv.matrix import PairMatrix
+from fuzzykv.embed.vectors import Embeddings
+from fuzzykv.pairs import PairMatrix
+from fuzzykv.search.attention import Attention
+from fuzzykv.search.key_index import KeyIndex
 
 
 @pytest.fixture(scope="module")

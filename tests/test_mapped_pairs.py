@@ -14,10 +14,11 @@ from conftest import store_like
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from fuzzykv import Database, Embeddings, mapped_pairs
-from fuzzykv.mapped_pairs import HEADER_BYTES, Mark
-from fuzzykv.matrix import PairMatrix
-from fuzzykv.store import Store
+from fuzzykv import Database, Embeddings
+from fuzzykv.pairs import PairMatrix
+from fuzzykv.store import snapshot as mapped_pairs
+from fuzzykv.store.snapshot import HEADER_BYTES, Mark
+from fuzzykv.store.sqlite import Store
 
 WORDS = ("cat dog horse cow sheep goat lion tiger bear wolf fox deer red blue green yellow purple orange black white "
          "one two three four five six seven eight nine ten paris london tokyo berlin rome madrid car bus train plane").split()

@@ -5,7 +5,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from fuzzykv import Database
-from fuzzykv.matrix import PairMatrix, unit_rows
+from fuzzykv.pairs import PairMatrix, unit_rows
 
 DIM = 4
 KEYS = st.sampled_from([f"k{i}" for i in range(12)])

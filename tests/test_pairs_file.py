@@ -3,7 +3,7 @@ from pathlib import Path
 import pytest
 
 from fuzzykv import PairsFileError
-from fuzzykv.pairs_file import read_pairs
+from fuzzykv.cli.transfer import read_pairs
 
 
 def test_json_object(tmp_path: Path) -> None:
@@ -54,7 +54,7 @@ from hypothesis import given  # noqa: E402
 from hypothesis import settings as hypothesis_settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
-from fuzzykv.pairs_file import FORMS, PairsForm, write_pairs  # noqa: E402
+from fuzzykv.cli.transfer import FORMS, PairsForm, write_pairs  # noqa: E402
 
 AWKWARD = {
     "tab\there": "new\nline",

@@ -6,7 +6,7 @@ import typing
 import pytest
 
 from fuzzykv import Database, InvalidOptionError, Settings, StoreSettingsError
-from fuzzykv.embeddings import Embeddings
+from fuzzykv.embed.vectors import Embeddings
 from fuzzykv.settings import DEPRECATED, Options, option_help
 
 

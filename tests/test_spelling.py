@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from rapidfuzz.distance import OSA
 
 from fuzzykv.cache import CacheLayout, manifest_path, verified
-from fuzzykv.spelling import Correction, Corrector, build_table, channel_log_probability, index_file, normalise
+from fuzzykv.embed.spelling import Correction, Corrector, build_table, channel_log_probability, index_file, normalise
 
 # Most frequent first, as GloVe's rows are.
 WORDS = ["the", "of", "and", "one", "card", "cart", "care", "seven", "some", "same", "word", "world", "cat",

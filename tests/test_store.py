@@ -24,8 +24,8 @@ from fuzzykv import (
     StoreVersionError,
     UnknownWordError,
 )
-from fuzzykv.embeddings import Embeddings
-from fuzzykv.store import SCHEMA_VERSION, Store
+from fuzzykv.embed.vectors import Embeddings
+from fuzzykv.store.sqlite import SCHEMA_VERSION, Store
 
 COLORS = {"crimson": "red", "navy": "blue", "olive": "green", "lemon": "yellow"}
 

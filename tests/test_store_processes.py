@@ -10,7 +10,7 @@ import textwrap
 from pathlib import Path
 
 from fuzzykv import Database
-from fuzzykv.embeddings import Embeddings
+from fuzzykv.embed.vectors import Embeddings
 
 WRITER = textwrap.dedent(
     """

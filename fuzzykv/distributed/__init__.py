@@ -3,7 +3,7 @@
 Keys are partitioned by a stable hash across shard actors, each holding one
 :class:`~fuzzykv.Database` over its part (in memory, or in its own store file). A query is one call
 per shard for the whole batch; each shard answers its exact softmax partial sums
-(:class:`~fuzzykv.pipeline.Part`), and the driver merges them by log-sum-exp and decodes once, so a
+(:class:`~fuzzykv.search.pipeline.Part`), and the driver merges them by log-sum-exp and decodes once, so a
 sharded store answers as one ``Database`` holding the same pairs. The core never imports this
 package (nor Ray).
 """

@@ -8,7 +8,7 @@ from typing import Any
 
 import ray
 
-from ..embeddings import Embeddings
+from ..embed.vectors import Embeddings
 from ..errors import StoreSettingsError
 from ..settings import Settings
 

@@ -17,10 +17,10 @@ import numpy as np
 import ray
 
 from ..database import Database
+from ..embed.loading import EmbeddingsSpec
 from ..errors import ShardUnavailableError
-from ..loading import EmbeddingsSpec
-from ..pipeline import Part
 from ..results import Neighbour
+from ..search.pipeline import Part
 from ..settings import Settings
 
 Stamp = tuple[str, int]  # (this incarnation of the actor, its write count): changes whenever its keys may have
@@ -90,7 +90,7 @@ class Shard:
         """This shard's distinct values and their directions (``answers="values"`` decodes against
         every shard's); ``None`` when the driver's copy, made at ``known``, is still current."""
         db = self._db()
-        return (self.stamp, None) if known == self.stamp else (self.stamp, db.distinct_values())
+        return (self.stamp, None) if known == self.stamp else (self.stamp, db._distinct_values())
 
     def close(self) -> None:
         if self.db is not None:
@@ -102,11 +102,11 @@ class Shard:
         """This shard's attention for a batch of query vectors; ``None`` while it holds no pairs."""
         db = self._db()
         # NOTE: arrays from Ray's object store are read-only, and torch warns on those: copy (b x dim only)
-        return db.part(np.array(vectors, dtype=np.float32), top) if len(db) else None
+        return db._parts(np.array(vectors, dtype=np.float32), top)[0] if len(db) else None
 
     def nearest(self, vector: np.ndarray, k: int) -> list[Neighbour]:
         """The ``k`` keys of this shard nearest to ``vector`` by cosine, nearest first."""
-        return self._db().nearest_to(np.array(vector, dtype=np.float32), k)
+        return self._db()._nearest_to(np.array(vector, dtype=np.float32), k)
 
     def get(self, key: str) -> tuple[bool, str]:
         db = self._db()

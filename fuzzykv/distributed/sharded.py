@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import ItemsView, Iterable, Iterator, Mapping, MutableMapping, Sequence, ValuesView
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -16,17 +16,17 @@ import numpy as np
 import ray
 from typing_extensions import Unpack
 
-from ..arguments import as_dict, embed_query, search_arguments, similarity_bound
-from ..decode import HINT_VALUES, ValuesDecoder
-from ..embeddings import Embedded, Embeddings
+from ..database import LocalDatabase
+from ..embed.loading import EmbeddingsSpec, load_embeddings
+from ..embed.unknown import check_policy, resolver
+from ..embed.vectors import Embedded, Embeddings
 from ..errors import EmptyDatabaseError, InvalidOptionError, StoreClosedError, StoreSettingsError
-from ..loading import EmbeddingsSpec, load_embeddings
-from ..matrix import first_of_each, page_of
-from ..pipeline import CLASSIFY_KEYS, Answers, Part, Pipeline
-from ..results import Classification, Neighbour, QueryResult
+from ..interface import SearchOptions, as_dict
+from ..pairs import first_of_each, page_of
+from ..results import Neighbour
+from ..search.decode import HINT_VALUES, ValuesDecoder
+from ..search.pipeline import Answers, Part, Pipeline
 from ..settings import Options, Settings, given_options, positive_int
-from ..unknown import check_policy, resolver
-from ..views import SnapshotItems, SnapshotValues
 from .cluster import agreed, connect
 from .errors import gather
 from .layout import Manifest, shard_of
@@ -37,7 +37,7 @@ _EVERY_KEY = 2**31  # "list every key of the shard": Part.top is clamped to the 
 _INLINE_BYTES = 100_000  # larger query batches go to the object store once, not once per shard
 
 
-class ShardedDatabase(MutableMapping[str, str]):
+class ShardedDatabase(LocalDatabase):
     """A :class:`~fuzzykv.Database` whose keys are spread over ``shards`` Ray actors.
 
     It answers as one ``Database`` holding the same pairs: the same words (only words whose
@@ -208,12 +208,6 @@ class ShardedDatabase(MutableMapping[str, str]):
         """Keys shard by shard, each shard's in insertion order (there is no global order)."""
         return iter([key for keys in self._gather([a.keys.remote() for a in self._actors]) for key in keys])
 
-    def items(self) -> ItemsView[str, str]:
-        return SnapshotItems(self)
-
-    def values(self) -> ValuesView[str]:
-        return SnapshotValues(self)
-
     def page(self, after: str | None = None, limit: int = 100) -> tuple[list[tuple[str, str]], bool]:
         """As :meth:`Database.page`, in this store's order (shard by shard); each page lists every key.
 
@@ -232,15 +226,11 @@ class ShardedDatabase(MutableMapping[str, str]):
         if not isinstance(key, str) or not self._gather([self._owner(key).delete.remote(key)])[0]:
             raise KeyError(key)
 
-    def update(self, other: Mapping[str, str] | Iterable[tuple[str, str]] = (), /, **more: str) -> None:  # type: ignore[override]
-        """Set many pairs, one call per shard. Every pair is checked here first, so a bad pair
-        stores nothing anywhere; each shard's part is one transaction, but the shards commit
-        separately: a shard dying mid-update can leave other shards' parts written (not atomic
-        across shards; writing the same pairs again is safe)."""
-        pairs = as_dict(other)
-        pairs.update(more)
-        if not pairs:
-            return
+    def _write(self, pairs: dict[str, str]) -> None:
+        """One call per shard. Every pair is checked here first, so a bad pair stores nothing
+        anywhere; each shard's part is one transaction, but the shards commit separately: a shard
+        dying mid-update can leave other shards' parts written (not atomic across shards; writing
+        the same pairs again is safe)."""
         self.embeddings.embed(list(pairs) + list(pairs.values()), strict=True,
                               resolver=resolver(self.embeddings, self.settings.unknown_stored, self._words_of_keys))
         groups: dict[int, dict[str, str]] = {}
@@ -266,12 +256,6 @@ class ShardedDatabase(MutableMapping[str, str]):
                 ray.kill(actor, no_restart=True)
             self._closed = True
 
-    def __enter__(self) -> ShardedDatabase:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
     def __repr__(self) -> str:
         where = f"{str(self.folder)!r}, " if self.folder is not None else ""
         state = "closed, " if self._closed else ""
@@ -289,66 +273,22 @@ class ShardedDatabase(MutableMapping[str, str]):
 
     # -- fuzzy reads: one call per shard, one merge, one decode ----------------------------------------
 
-    def query(self, text: str | None = None, k: int = 5, *, exact: bool = False, min_similarity: float | None = None,
-              positive: str | Sequence[str] = (), negative: str | Sequence[str] = ()) -> list[str]:
-        """As :meth:`Database.query`."""
-        return self.search(text, k=k, exact=exact, attention_k=1, min_similarity=min_similarity,
-                           positive=positive, negative=negative).words
-
-    def query_batch(self, texts: Sequence[str], k: int = 5, *, exact: bool = False,
-                    min_similarity: float | None = None) -> list[list[str]]:
-        """As :meth:`Database.query_batch`: one call per shard for the whole batch, one decode."""
-        listed, k, threshold = search_arguments(texts, k, None, min_similarity, "query_batch")
-        embedded = self._embed_queries(listed)
-        answers = self._answer(embedded.vectors, k, bool(exact), 1)
-        return [answers.words_of(i, threshold) for i in range(len(texts))]
-
-    def search(self, text: str | None = None, k: int = 5, *, exact: bool = False, attention_k: int | None = None,
-               min_similarity: float | None = None, positive: str | Sequence[str] = (),
-               negative: str | Sequence[str] = ()) -> QueryResult:
-        """As :meth:`Database.search`; ``attention_k=None`` brings every key's weight from every shard."""
-        threshold = similarity_bound(min_similarity)
-        k = positive_int("k", k)
-        if attention_k is not None:
-            positive_int("attention_k", attention_k)
-        embedded, shown = embed_query(self._embed_queries, text, positive, negative)
-        answers = self._answer(embedded.vectors, k, bool(exact), attention_k)
-        return answers.result(0, shown, embedded, threshold)
-
-    def search_batch(self, texts: Sequence[str], k: int = 5, *, exact: bool = False, attention_k: int | None = None,
-                     min_similarity: float | None = None) -> list[QueryResult]:
-        """As :meth:`Database.search_batch`: one call per shard for the whole batch, one decode."""
-        listed, k, threshold = search_arguments(texts, k, attention_k, min_similarity, "search_batch")
-        embedded = self._embed_queries(listed)
-        answers = self._answer(embedded.vectors, k, bool(exact), attention_k)
-        return [answers.result(i, text, embedded, threshold) for i, text in enumerate(listed)]
-
-    def nearest(self, text: str, k: int = 3) -> list[Neighbour]:
-        """As :meth:`Database.nearest`: each shard's ``k`` nearest, merged by similarity."""
-        k = positive_int("k", k)
-        vector = self._embed_queries([text]).vectors[0]
+    def _nearest_to(self, vector: np.ndarray, k: int) -> list[Neighbour]:
+        """Each shard's ``k`` nearest, merged by similarity."""
         found = self._gather([actor.nearest.remote(vector, k) for actor in self._actors])
         merged = sorted((n for listed in found for n in listed), key=lambda n: -n.similarity)
         return [Neighbour(*n) for n in merged[:k]]
 
-    def lookup(self, text: str, default: T | None = None, min_similarity: float | None = None) -> str | T | None:
-        """As :meth:`Database.lookup`: an equal key (asked of its own shard) wins, else the nearest key's value."""
-        threshold = similarity_bound(min_similarity)
+    def _lookup(self, text: str, threshold: float) -> str | None:
+        """An equal key (asked of its own shard) wins, else the nearest key's value."""
         if isinstance(text, str) and text.strip():
             found, value = self._gather([self._owner(text).get.remote(text)])[0]
             if found:
                 return str(value)
-        nearest = self.nearest(text, k=1)
-        return nearest[0].value if nearest and nearest[0].similarity >= threshold else default
+        nearest = self._nearest(text, 1)
+        return nearest[0].value if nearest and nearest[0].similarity >= threshold else None
 
-    def classify(self, text: str, k: int = 5) -> Classification:
-        """As :meth:`Database.classify`: the value the merged attention favours, and the ``k`` nearest keys."""
-        k = positive_int("k", k)
-        vector = self._embed_queries([text]).vectors
-        scores = Pipeline.votes(self.parts(vector, CLASSIFY_KEYS))[0]
-        return Classification(label=scores[0][0], scores=scores, neighbours=self.nearest(text, k=k))
-
-    def parts(self, vectors: np.ndarray, top: int) -> list[Part]:
+    def _parts(self, vectors: np.ndarray, top: int) -> list[Part]:
         """Every non-empty shard's attention for (b, dim) query vectors: one call per shard, one ``ray.get``."""
         vectors = np.asarray(vectors, dtype=np.float32)
         sent: Any = ray.put(vectors) if vectors.nbytes > _INLINE_BYTES else vectors
@@ -357,11 +297,12 @@ class ShardedDatabase(MutableMapping[str, str]):
             raise EmptyDatabaseError("the store holds no pairs, so a query has nothing to attend to; add pairs first")
         return parts
 
-    def _answer(self, vectors: np.ndarray, k: int, exact: bool, attention_k: int | None) -> Answers:
+    def _answer(self, vectors: np.ndarray, options: SearchOptions) -> Answers:
+        attention_k = options.attention_k
         top = max(HINT_VALUES, attention_k) if attention_k is not None else _EVERY_KEY
-        parts = self.parts(vectors, top)
+        parts = self._parts(vectors, top)
         values = self._values_decoder() if self.settings.answers == "values" else None
-        return self._pipeline.merge(parts, k, exact, attention_k, values)
+        return self._pipeline.merge(parts, options.k, options.exact, attention_k, values)
 
     def _values_decoder(self) -> ValuesDecoder:
         """Every shard's distinct values as one decoder (a value on several shards once, with the first

@@ -1,6 +1,6 @@
 """The JSON the service takes and gives: one pydantic model per request and response body.
 
-The field names are the contract (the client, :mod:`fuzzykv.client`, reads the same names). Request
+The field names are the contract (the client, :mod:`fuzzykv.serve.client`, reads the same names). Request
 models are strict (no "5" for 5) and forbid unknown fields, so a misspelt option is a 422, not
 silently ignored. The service's limits (:data:`fuzzykv.serve.config.LIMITS`) are part of the schema.
 """

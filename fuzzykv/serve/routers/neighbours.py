@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 from fastapi import APIRouter, Depends
 
-from ...arguments import similarity_bound
+from ...interface import similarity_bound
 from ..auth import require_token
 from ..models import (
     ClassifyAnswer,

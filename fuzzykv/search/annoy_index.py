@@ -14,7 +14,7 @@ import numpy as np
 from annoy import AnnoyIndex
 from tqdm.auto import tqdm
 
-from .cache import ensure_checked
+from ..cache import ensure_checked
 from .exact import ExactDecoder, Hints
 
 #: The one seed of every annoy index fuzzykv builds: the same vectors give the same trees.

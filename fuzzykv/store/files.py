@@ -8,8 +8,8 @@ import sqlite3
 import tempfile
 from pathlib import Path
 
-from .cache import fsync_file
-from .errors import NotAStoreError, ReadOnlyStoreError, StoreError, StoreFullError
+from ..cache import fsync_file
+from ..errors import NotAStoreError, ReadOnlyStoreError, StoreError, StoreFullError
 from .schema import FORMAT, SCHEMA, SCHEMA_VERSION, SQLITE_HEADER
 
 

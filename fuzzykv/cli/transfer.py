@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Literal, TextIO
 
-from .errors import NotTextError, PairsFileError
+from ..errors import NotTextError, PairsFileError
 
 PairsForm = Literal["json", "tsv", "jsonl"]
 #: The forms a pairs file may take, and the suffixes that name them.

@@ -15,11 +15,11 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
-from . import mapped_pairs
-from .errors import StoreClosedError, StoreError
-from .mapped_pairs import Mark
-from .matrix import PairMatrix
-from .store import Changes, Rows, Store
+from ..errors import StoreClosedError, StoreError
+from ..pairs import PairMatrix
+from . import snapshot as mapped_pairs
+from .snapshot import Mark
+from .sqlite import Changes, Rows, Store
 
 
 class SyncedPairs:

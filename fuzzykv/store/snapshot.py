@@ -37,7 +37,7 @@ from pathlib import Path
 import numpy as np
 import xxhash
 
-from .matrix import PairMatrix
+from ..pairs import PairMatrix
 
 LAYOUT = 1
 MAGIC = b"FKVPAIRS"

@@ -17,9 +17,9 @@ from typing import Union
 import numpy as np
 from gensim.models import KeyedVectors
 
-from .cache import CacheLayout, ensure_checked
-from .embeddings import DEFAULT_NAME, Embeddings, fingerprint_of
-from .errors import EmbeddingsError, NotTextError
+from ..cache import CacheLayout, ensure_checked
+from ..errors import EmbeddingsError, NotTextError
+from .vectors import DEFAULT_NAME, Embeddings, fingerprint_of
 
 #: What ``Database(embeddings=...)`` accepts besides ``None`` (the default GloVe 6B 50d).
 EmbeddingsSpec = Union[Embeddings, KeyedVectors, str, os.PathLike[str]]

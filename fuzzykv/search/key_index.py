@@ -12,9 +12,9 @@ import threading
 import numpy as np
 from annoy import AnnoyIndex
 
+from ..pairs import PairMatrix
 from .annoy_index import build_angular
 from .attention import Attention
-from .matrix import PairMatrix
 
 #: Annoy's build and search effort over the keys; chosen with benchmarks/store_size.py (agreement
 #: with full attention on a 1,000,000-key store).

@@ -27,7 +27,7 @@ import numpy as np
 from rapidfuzz import process
 from rapidfuzz.distance import OSA, Levenshtein
 
-from .cache import CacheLayout, ensure_checked, verified
+from ..cache import CacheLayout, ensure_checked, verified
 
 #: Letters of each word the index keys on (SymSpell's prefix length); longer words are still
 #: found, since a word within two edits shares a delete of its first PREFIX letters.

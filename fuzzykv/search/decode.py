@@ -13,12 +13,12 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from ..cache import CacheLayout
+from ..embed.vectors import Embeddings
+from ..errors import IndexFallbackWarning
+from ..pairs import PairMatrix
 from .annoy_index import ANNOY_SEED, AnnoyDecoder, load_checked
-from .cache import CacheLayout
-from .embeddings import Embeddings
-from .errors import IndexFallbackWarning
 from .exact import Decoder, ExactDecoder
-from .matrix import PairMatrix
 
 #: Chosen on decoded vectors of random stores (benchmarks/annoy_recall.py): recall@5 against
 #: exact >= 0.95 with margin, as tests/test_decode.py checks.

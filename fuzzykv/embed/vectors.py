@@ -12,7 +12,7 @@ from functools import cached_property
 import numpy as np
 from gensim.models import KeyedVectors
 
-from .errors import EmbeddingsError, EmptyTextError, NotTextError, UnknownWordError
+from ..errors import EmbeddingsError, EmptyTextError, NotTextError, UnknownWordError
 
 DEFAULT_NAME = "glove-6b-50d"
 _PUNCTUATION = string.punctuation + "“”‘’«»…"
@@ -35,7 +35,7 @@ class Resolved:
     correction: Correction | None = None  # None: guessed by the character model
 
 
-#: Finds vectors for words the vocabulary lacks (``None`` where it cannot): see fuzzykv.unknown.
+#: Finds vectors for words the vocabulary lacks (``None`` where it cannot): see fuzzykv.embed.unknown.
 Resolver = Callable[[list[str]], list["Resolved | None"]]
 
 

@@ -9,10 +9,10 @@ from collections.abc import Callable, Collection
 
 import numpy as np
 
-from .embeddings import DEFAULT_NAME, Correction, Embeddings, Resolved, Resolver
-from .errors import InvalidOptionError
-from .settings import Unknown
+from ..errors import InvalidOptionError
+from ..settings import Unknown
 from .spelling import Corrector
+from .vectors import DEFAULT_NAME, Correction, Embeddings, Resolved, Resolver
 
 _correctors: weakref.WeakKeyDictionary[Embeddings, Corrector] = weakref.WeakKeyDictionary()
 _lock = threading.Lock()

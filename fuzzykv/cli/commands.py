@@ -15,12 +15,12 @@ from typing import TYPE_CHECKING, Any, Literal, TypeVar, get_args, get_origin
 
 import click
 
-from .errors import FuzzyKVError
-from .settings import Settings
+from ..errors import FuzzyKVError
+from ..settings import Settings
 
 if TYPE_CHECKING:
-    from .database import Database
-    from .results import QueryResult
+    from ..database import Database
+    from ..results import QueryResult
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -74,7 +74,7 @@ def _click_type(annotation: object) -> Any:
     for alias, choices in (("Similarity", "Similarity"), ("AttendTo", "AttendTo"), ("Answers", "Answers"),
                            ("Unknown", "Unknown")):
         if alias in text:
-            from . import settings as module
+            from .. import settings as module
 
             literal = getattr(module, choices)
             return click.Choice(list(get_args(literal)) if get_origin(literal) is Literal else list(literal))
@@ -130,7 +130,7 @@ def _print_result(result: QueryResult, top_keys: int | None = None) -> None:
 
 
 def _open(store: str, *, read_only: bool, options: dict[str, Any] | None = None) -> Database:
-    from .database import Database
+    from ..database import Database
 
     options = dict(options or {})
     embeddings = options.pop("embeddings", None)
@@ -153,7 +153,7 @@ def main(quiet: bool) -> None:
 @_clean_errors
 def demo(k: int, exact: bool, embeddings: str | None, **options: Any) -> None:
     """Query the write-up's store with its six queries, showing each answer's top attention keys."""
-    from .database import Database
+    from ..database import Database
 
     db = Database(DEMO_PAIRS, embeddings=embeddings, **_given(options, QUERY_SETTINGS))
     click.echo(f"store: {dict(DEMO_PAIRS)}")
@@ -174,8 +174,8 @@ def demo(k: int, exact: bool, embeddings: str | None, **options: Any) -> None:
 def query(pairs_path: str | None, words: tuple[str, ...], k: int, exact: bool, embeddings: str | None,
           min_similarity: float | None, as_json: bool, **options: Any) -> None:
     """Answer each TEXT: fuzzykv query STORE TEXT..., or fuzzykv query --pairs FILE TEXT..."""
-    from .database import Database
-    from .pairs_file import read_pairs
+    from ..database import Database
+    from .transfer import read_pairs
 
     given = _given(options, QUERY_SETTINGS)
     if pairs_path is not None:
@@ -304,7 +304,7 @@ def import_pairs(store: str, pairs_path: str, **options: Any) -> None:
     """Add the pairs of PAIRS (JSON, JSON Lines or TSV, as `export` writes them) to STORE, in one transaction."""
     from tqdm.auto import tqdm
 
-    from .pairs_file import read_pairs
+    from .transfer import read_pairs
 
     pairs = list(read_pairs(pairs_path).items())
     with _open(store, read_only=False, options=options) as db, db.batch():
@@ -324,7 +324,7 @@ def import_pairs(store: str, pairs_path: str, **options: Any) -> None:
 @_clean_errors
 def export(store: str, form: str) -> None:
     """Print every pair of STORE, in insertion order, in a form `fuzzykv import` reads back exactly."""
-    from .pairs_file import write_pairs
+    from .transfer import write_pairs
 
     with _open(store, read_only=True) as db:
         pairs = list(db.items())
@@ -333,7 +333,7 @@ def export(store: str, form: str) -> None:
 
 def _register_serve() -> None:
     try:
-        from .serve.command import serve
+        from ..serve.command import serve
     except ImportError:  # the service's module is missing from this install
         return
     main.add_command(serve)

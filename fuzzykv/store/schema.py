@@ -3,7 +3,7 @@
 A store of a higher version is refused, never misread; vectors are little-endian float32 blobs.
 ``fuzzykv_meta`` holds ``format``, ``version``, ``epoch``, ``seq``, ``settings`` (JSON) and, for a large
 store, ``pairs_file`` (JSON: the token and position of the pairs file beside it, whose layout is in
-:mod:`fuzzykv.mapped_pairs`; an older fuzzykv ignores the row and the file).
+:mod:`fuzzykv.store.snapshot`; an older fuzzykv ignores the row and the file).
 """
 
 from __future__ import annotations

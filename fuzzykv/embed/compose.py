@@ -1,30 +1,16 @@
-"""Arguments -> checked values: pairs, texts, counts and bounds as the public API accepts them."""
+"""Query composition: a text, or gensim's composite of ``positive`` and ``negative`` texts, as one query vector."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .embeddings import Embedded
-from .errors import EmptyTextError, InvalidOptionError, NotAPairError, NotTextError
-from .settings import positive_int
+from ..errors import EmptyTextError, NotTextError
 
-
-def as_dict(pairs: Mapping[str, str] | Iterable[tuple[str, str]]) -> dict[str, str]:
-    if isinstance(pairs, (str, bytes)):
-        raise NotTextError("pairs must be a mapping of str to str or an iterable of (key, value), got a string")
-    if isinstance(pairs, Mapping):
-        return dict(pairs)
-    out: dict[str, str] = {}
-    try:
-        for number, pair in enumerate(pairs):
-            if isinstance(pair, (str, bytes)) or len(pair) != 2:
-                raise NotAPairError(f"element #{number} of the pairs, {pair!r}, is not a (key, value) pair")
-            out[pair[0]] = pair[1]
-    except TypeError as error:
-        raise NotTextError(f"pairs must be a mapping of str to str or an iterable of (key, value) pairs ({error})") from error
-    return out
+if TYPE_CHECKING:  # NOTE: the remote client checks texts here without loading word vectors
+    from .vectors import Embedded
 
 
 def as_texts(texts: str | Sequence[str], name: str) -> list[str]:
@@ -35,27 +21,10 @@ def as_texts(texts: str | Sequence[str], name: str) -> list[str]:
     return list(texts)
 
 
-def search_arguments(texts: Sequence[str], k: int, attention_k: int | None, min_similarity: float | None,
-                     name: str) -> tuple[list[str], int, float]:
-    """A batch of searches' arguments, checked: the texts as a list, ``k``, and the similarity threshold."""
-    threshold = similarity_bound(min_similarity)
-    k = positive_int("k", k)
-    if attention_k is not None:
-        positive_int("attention_k", attention_k)
-    return as_texts(texts, name), k, threshold
-
-
-def similarity_bound(value: float | None) -> float:
-    """``min_similarity`` as a bound: ``None`` admits everything."""
-    if value is None:
-        return -float("inf")
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not -1 <= value <= 1:
-        raise InvalidOptionError(f"min_similarity must be a cosine similarity between -1 and 1, got {value!r}")
-    return float(value)
-
-
 def composite(embed: Callable[[list[str]], Embedded], positive: Sequence[str], negative: Sequence[str]) -> Embedded:
     """gensim's most_similar rule: the mean of the unit vectors of ``positive``, minus those of ``negative``."""
+    from .vectors import Embedded
+
     texts = [*positive, *negative]
     if not texts:
         raise EmptyTextError("expected a text, or positive=[...] and/or negative=[...]; got nothing to query")

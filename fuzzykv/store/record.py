@@ -8,35 +8,21 @@ passes the embeddings, and a mismatch is a :class:`StoreSettingsError`.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from .embeddings import DEFAULT_NAME, Embeddings
-from .encoders import Encoder, EncoderEmbeddings, encode
-from .errors import InvalidOptionError, StoreError, StoreSettingsError
-from .loading import EmbeddingsSpec, load_embeddings
-from .settings import Settings, differences
+from ..embed.encoders import EncoderEmbeddings, encode
+from ..embed.vectors import DEFAULT_NAME, Embeddings
+from ..errors import StoreError, StoreSettingsError
+from ..settings import Settings, differences
 
 #: Texts an encoder store embeds to recognise its encoder on reopening.
 PROBES = ("the", "cat", "number", "new york", "fuzzykv 42", "Ünïcode?")
 _PROBE_TOLERANCE = 1e-4
-
-
-def embeddings_for(
-    spec: EmbeddingsSpec | None, encoder: Encoder | None, vocabulary: Sequence[str] | None, sample: Sequence[str]
-) -> Embeddings | EncoderEmbeddings:
-    """The embeddings a store embeds with: word vectors, or your own encoder."""
-    if encoder is None:
-        if vocabulary is not None:
-            raise InvalidOptionError("vocabulary goes with encoder=...; word vectors bring their own vocabulary")
-        return load_embeddings(spec)
-    if spec is not None:
-        raise InvalidOptionError("pass embeddings=... or encoder=..., not both")
-    return EncoderEmbeddings(encoder, vocabulary, sample)
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from .errors import (
+from ..errors import (
     NotAStoreError,
     NotTextError,
     ReadOnlyStoreError,
@@ -27,9 +27,9 @@ from .errors import (
     StoreError,
     StoreVersionError,
 )
-from .mapped_pairs import Mark
+from .files import check_header, check_is_ours, create, damaged, translate, uri_for
 from .schema import FORMAT, SCHEMA_VERSION, VECTOR
-from .store_file import check_header, check_is_ours, create, damaged, translate, uri_for
+from .snapshot import Mark
 
 # SQLite integers are signed 64-bit; a sequence or epoch beyond this is a damaged file.
 _INT64_MAX = (1 << 63) - 1
@@ -272,7 +272,7 @@ class Store:
         return Changes(now, False, rows, deleted)
 
     def pairs_mark(self) -> Mark | None:
-        """The store's record of its pairs file (:mod:`fuzzykv.mapped_pairs`), if it has a readable one."""
+        """The store's record of its pairs file (:mod:`fuzzykv.store.snapshot`), if it has a readable one."""
         found = self._sql("SELECT value FROM fuzzykv_meta WHERE name = 'pairs_file'")
         try:
             saved = json.loads(found[0][0]) if found else None

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from .settings import DEFAULT_TEMPERATURES, SIMILARITIES, Settings, Similarity
+from ..settings import DEFAULT_TEMPERATURES, SIMILARITIES, Settings, Similarity
 
 __all__ = ["DEFAULT_TEMPERATURES", "SIMILARITIES", "Attention", "Partial", "Scores", "score"]
 

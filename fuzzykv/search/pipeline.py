@@ -1,0 +1,277 @@
+"""Vectors -> answers for one store: attention over its keys, the blend of its values, the decode.
+
+The stages run one way: query vectors -> scores and weights (:mod:`fuzzykv.search.attention`) -> blended
+vectors -> nearest words (:mod:`fuzzykv.search.decode`). A :class:`Pipeline` holds what a store's
+settings choose (attention, key index, decoder) and no pairs: it is handed them per call.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from ..embed.encoders import EncoderEmbeddings
+from ..embed.vectors import Embedded, Embeddings
+from ..errors import EmptyDatabaseError, InvalidOptionError
+from ..pairs import PairMatrix
+from ..results import QueryResult
+from ..settings import Settings
+from .attention import Attention, Partial, score
+from .decode import HINT_VALUES, IndexSettings, ValuesDecoder, VocabularyIndex, vocabulary_index
+from .key_index import KeyIndex
+from .threads import one_torch_thread
+
+#: The heaviest keys whose attention ``classify`` sums per value: past these, weights at the
+#: default temperature are negligible (and a store of fewer keys is counted whole).
+CLASSIFY_KEYS = 256
+#: From this many keys one query's attention uses torch's threads: each product reads tens of MB,
+#: so two threads on 2 cores answer 1,000,000 keys in 35 ms, not 60 (and 20% slower, not 5x, when
+#: another process holds a core).
+THREADED_KEYS = 1 << 18
+
+
+@dataclass(frozen=True)
+class Attended:
+    """Attention of b queries over one part of the keys (a whole store, or one shard of it).
+
+    ``partial`` merges exactly with other parts' (:meth:`Partial.merge`); ``top`` lists, per query,
+    the rows and logits of the heaviest keys of this part, heaviest first.
+    """
+
+    partial: Partial
+    best_key: np.ndarray  # (b,) the highest cosine similarity of any key of this part to each query
+    top: list[tuple[np.ndarray, np.ndarray]]  # per query: (rows, logits)
+
+
+@dataclass(frozen=True)
+class Part:
+    """:class:`Attended` with its rows resolved to pairs: what one shard sends back for a batch.
+
+    Per query, the heaviest keys of this part (heaviest first) with their values, logits and
+    value vectors. Rows are private to a part; keys are not.
+    """
+
+    partial: Partial
+    best_key: np.ndarray
+    keys: list[list[str]]
+    values: list[list[str]]
+    logits: list[np.ndarray]
+    value_vectors: list[np.ndarray]  # per query: (listed, dim)
+
+    def as_attended(self) -> Attended:
+        """The same, with positions in ``keys`` standing for rows (for :meth:`Pipeline.top_weights`)."""
+        return Attended(self.partial, self.best_key, [(np.arange(len(k)), lg) for k, lg in zip(self.keys, self.logits)])
+
+
+@dataclass(frozen=True)
+class Answers:
+    """The pipeline's output for a batch of queries, before it is shaped for the caller."""
+
+    ids: np.ndarray  # (b, k) rows of ``words``, best first
+    similarities: np.ndarray  # (b, k) their cosine similarity to the blend
+    attention: list[list[tuple[str, float]]]  # per query: (key, weight), heaviest first
+    best_key: np.ndarray  # (b,) the highest cosine similarity of any key to each query
+    blended: np.ndarray  # (b, dim)
+    words: Sequence[str]  # what ids index: the vocabulary, or the stored values
+
+    def words_of(self, i: int, threshold: float = -float("inf")) -> list[str]:
+        """Query ``i``'s answer words, best first; none when no key is within ``threshold``."""
+        return [self.words[j] for j in self.ids[i].tolist()] if float(self.best_key[i]) >= threshold else []
+
+    def result(self, i: int, text: str, embedded: Embedded, threshold: float = -float("inf")) -> QueryResult:
+        """Query ``i`` as the caller sees it, with its working."""
+        best = float(self.best_key[i])
+        candidates = [(self.words[j], s) for j, s in zip(self.ids[i].tolist(), self.similarities[i].tolist())]
+        return QueryResult(
+            text=text,
+            candidates=candidates if best >= threshold else [],
+            attention=self.attention[i],
+            vector=self.blended[i],
+            ignored=embedded.ignored[i],
+            best_similarity=best,
+            spelled=embedded.spelled[i] if embedded.spelled else (),
+            corrections=embedded.corrections[i] if embedded.corrections else (),
+        )
+
+
+def torch_device(name: str) -> torch.device:
+    device = torch.device(name)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise InvalidOptionError(f"device {name!r} was asked for, but torch sees no CUDA GPU here; use device='cpu'")
+    return device
+
+
+class Pipeline:
+    """Attention and decode as one store's settings choose them."""
+
+    def __init__(self, embeddings: Embeddings | EncoderEmbeddings, settings: Settings) -> None:
+        self.settings = settings
+        self.attention = Attention.of(settings)
+        self.device = torch_device(settings.device)
+        self.key_index = KeyIndex(self.attention) if settings.attend_to == "index" else None
+        words = embeddings.vocabulary if isinstance(embeddings, EncoderEmbeddings) else embeddings
+        index_settings = IndexSettings(settings.vocabulary_size, settings.n_trees, settings.search_k)
+        self.index: VocabularyIndex | None = vocabulary_index(words, index_settings) if words is not None else None
+        self._values: tuple[int, ValuesDecoder] | None = None
+
+    def answer(self, pairs: PairMatrix, queries: np.ndarray, k: int, exact: bool, attention_k: int | None = None) -> Answers:
+        """Attend, blend and decode for (b, dim) query vectors over ``pairs`` (held steady by the caller).
+
+        :param attention_k: how many of the heaviest keys to list per query (``None``: every key).
+        """
+        if not len(pairs):
+            raise EmptyDatabaseError("the store holds no pairs, so a query has nothing to attend to; add pairs first")
+        if len(queries) == 1 and len(pairs) < THREADED_KEYS:
+            # NOTE: one query's products over a small store are short: torch's two threads only wait
+            # for each other (and 5-25x longer when another process holds a core); one thread is steady.
+            with one_torch_thread():
+                part = self.part(pairs, queries, max(HINT_VALUES, attention_k or len(pairs)))
+        else:
+            part = self.part(pairs, queries, max(HINT_VALUES, attention_k or len(pairs)))
+        return self.merge([part], k, exact, attention_k, pairs)
+
+    def merge(self, parts: Sequence[Part], k: int, exact: bool, attention_k: int | None,
+              stored: PairMatrix | ValuesDecoder | None = None) -> Answers:
+        """The answers of the whole store from its parts' attention: one exact blend, one decode.
+
+        A store in one piece is one part; a sharded store's driver merges one part per shard.
+        :param stored: for ``answers="values"`` (the stored values are the vocabulary): the pairs,
+            or a decoder over every shard's distinct values.
+        """
+        blended = Partial.merge([p.partial for p in parts])[0].astype(np.float32)
+        best_key = np.max([p.best_key for p in parts], axis=0)
+        attention, hint_values, hint_vectors = [], [], []
+        for i, weights in enumerate(self.top_weights([p.as_attended() for p in parts])):
+            keys = [key for p in parts for key in p.keys[i]]
+            values = [value for p in parts for value in p.values[i]]
+            vectors = np.concatenate([p.value_vectors[i] for p in parts])
+            order = np.argsort(-weights, kind="stable")
+            shown = order if attention_k is None else order[:attention_k]
+            attention.append([(keys[j], float(weights[j])) for j in shown.tolist()])
+            heaviest = order[:HINT_VALUES]
+            hint_values.append([values[j] for j in heaviest.tolist()])
+            hint_vectors.append(vectors[heaviest])
+        ids, sims, words = self.decode(blended, k, exact, stored, hint_values, hint_vectors)
+        return Answers(ids, sims, attention, best_key, blended, words)
+
+    def attend(self, pairs: PairMatrix, queries: np.ndarray, top: int) -> Attended:
+        """Attention of (b, dim) queries over ``pairs``, as a part that merges exactly with others."""
+        if self.key_index is not None and len(pairs) > self.settings.attend_top:
+            width = self.settings.attend_top
+            parts = [self._attend_rows(pairs, query[None, :], self.key_index.candidates(query, width, pairs), top)
+                     for query in queries]
+            return Attended(
+                Partial(np.concatenate([p.partial.maximum for p in parts]), np.concatenate([p.partial.total for p in parts]),
+                        np.concatenate([p.partial.weighted for p in parts])),
+                np.concatenate([p.best_key for p in parts]),
+                [t for p in parts for t in p.top],
+            )
+        return self._attend_rows(pairs, queries, None, top)
+
+    def part(self, pairs: PairMatrix, queries: np.ndarray, top: int) -> Part:
+        """:meth:`attend`, resolved to keys and values: what a shard of a sharded store answers."""
+        attended = self.attend(pairs, queries, top)
+        rows = [listed.tolist() for listed, _ in attended.top]
+        return Part(
+            attended.partial, attended.best_key, [[pairs.row_keys[row] for row in listed] for listed in rows],
+            [[pairs.row_values[row] for row in listed] for listed in rows],
+            [logits for _, logits in attended.top], [pairs.value_vectors_of(rows) for rows, _ in attended.top],
+        )
+
+    @classmethod
+    def votes(cls, parts: Sequence[Part]) -> list[list[tuple[str, float]]]:
+        """Per query, each value of the listed keys with the attention its keys carry (shares of the
+        listed keys' weight, largest first): the attention rule as a classifier."""
+        out = []
+        for i, weights in enumerate(cls.top_weights([p.as_attended() for p in parts])):
+            values = [value for p in parts for value in p.values[i]]
+            mass: dict[str, float] = {}
+            for value, weight in zip(values, weights.tolist()):
+                mass[value] = mass.get(value, 0.0) + weight
+            total = sum(mass.values()) or 1.0
+            out.append(sorted(((value, share / total) for value, share in mass.items()), key=lambda item: -item[1]))
+        return out
+
+    @staticmethod
+    def top_weights(parts: Sequence[Attended]) -> list[np.ndarray]:
+        """Per query, the weights of the listed keys of ``parts`` (in their order), as shares of the whole softmax."""
+        maximum = np.max([p.partial.maximum for p in parts], axis=0)
+        total = np.sum([p.partial.total * np.exp(p.partial.maximum - maximum) for p in parts], axis=0)
+        return [np.concatenate([np.exp(p.top[i][1].astype(np.float64) - maximum[i]) / total[i] for p in parts])
+                for i in range(len(maximum))]
+
+    def decode(
+        self, blended: np.ndarray, k: int, exact: bool, stored: PairMatrix | ValuesDecoder | None,
+        hint_values: list[list[str]], hint_vectors: list[np.ndarray],
+    ) -> tuple[np.ndarray, np.ndarray, Sequence[str]]:
+        """(b, dim) blended vectors -> (b, k) ids, similarities, and the words they index.
+
+        :param hint_values, hint_vectors: per query, the heaviest values and their vectors: the
+            decode looks near them first.
+        """
+        if self.settings.answers == "values":
+            assert stored is not None
+            decoder = stored if isinstance(stored, ValuesDecoder) else self._decode_values(stored)
+            ids, sims = decoder.search(blended, k)
+            return ids, sims, decoder.words
+        assert self.index is not None
+        if exact:  # an exact scan needs no hints
+            ids, sims = self.index.decoder(exact, self.device).search(blended, k)
+            return ids, sims, self.index.words
+        flat_values = [v for values in hint_values for v in values]
+        flat = self.index.hints(flat_values, np.concatenate(hint_vectors)) if flat_values else []
+        hints, start = [], 0
+        for values in hint_values:
+            hints.append(np.unique(np.concatenate(flat[start : start + len(values)])) if values else np.empty(0, np.int64))
+            start += len(values)
+        ids, sims = self.index.decoder(exact, self.device).search(blended, k, hints)
+        return ids, sims, self.index.words
+
+    def nearest(self, pairs: PairMatrix, query: np.ndarray, k: int) -> tuple[list[int], list[float]]:
+        """Rows of the ``k`` keys nearest to ``query`` by cosine, exactly, nearest first."""
+        cosine = score(torch.from_numpy(query[None, :]), *_key_tensors(pairs)).cosine[0]
+        top = torch.topk(cosine, min(k, len(pairs)), sorted=True)
+        return top.indices.tolist(), top.values.tolist()
+
+    def forget_keys(self) -> None:
+        """The pairs were replaced wholesale: what was derived from the old ones is void."""
+        if self.key_index is not None:
+            self.key_index.reset()
+
+    def touch(self, keys: Sequence[str]) -> None:
+        """Keys were written or deleted since the key index was built."""
+        if self.key_index is not None:
+            self.key_index.touch(list(keys))
+
+    def _attend_rows(self, pairs: PairMatrix, queries: np.ndarray, rows: np.ndarray | None, top: int) -> Attended:
+        """Attention over ``rows`` of ``pairs`` (``None``: every row): one read of the key directions,
+        one of the value directions (for the value term), and of the values that carry weight."""
+        if rows is None:
+            keys, norms, values, value_norms = pairs.key_units, pairs.key_norms, pairs.value_units, pairs.value_norms
+        else:
+            keys, norms = pairs.key_units[rows], pairs.key_norms[rows]
+            values, value_norms = pairs.value_units[rows], pairs.value_norms[rows]
+        device = self.device
+        query = torch.from_numpy(queries).to(device)
+        value_tensor, value_norm_tensor = torch.from_numpy(values).to(device), torch.from_numpy(value_norms).to(device)
+        scores = score(query, torch.from_numpy(keys).to(device), torch.from_numpy(norms).to(device))
+        value_cosines = score(query, value_tensor, value_norm_tensor).cosine if self.attention.uses_values else None
+        logits = self.attention.logits(scores, value_cosines)
+        partial = Partial.of(logits, value_tensor, value_norm_tensor)
+        best_key = scores.cosine.max(dim=-1).values.cpu().numpy()
+        heaviest = torch.topk(logits, min(top, logits.shape[1]), dim=-1, sorted=True)
+        chosen = heaviest.indices.cpu().numpy()
+        found = chosen if rows is None else rows[chosen]
+        return Attended(partial, best_key, [(found[i], heaviest.values[i].cpu().numpy()) for i in range(len(queries))])
+
+    def _decode_values(self, pairs: PairMatrix) -> ValuesDecoder:
+        """The stored values as the answers' vocabulary, rebuilt when the pairs have changed."""
+        if self._values is None or self._values[0] != pairs.version:
+            self._values = (pairs.version, ValuesDecoder.of(pairs))
+        return self._values[1]
+
+def _key_tensors(pairs: PairMatrix) -> tuple[torch.Tensor, torch.Tensor]:
+    return torch.from_numpy(pairs.key_units), torch.from_numpy(pairs.key_norms)
