@@ -112,7 +112,7 @@ _RACY_SECONDS = 2.0
 
 
 @dataclass(frozen=True)
-class Manifest:
+class CacheManifest:
     """What a published file or folder must be before it is mapped: JSON beside the file (or in the folder).
 
     ``files`` maps each file's name, relative to the manifest's folder, to its size and whole-file
@@ -131,7 +131,7 @@ class Manifest:
                           sort_keys=True)
 
     @classmethod
-    def from_json(cls, text: str) -> Manifest:
+    def from_json(cls, text: str) -> CacheManifest:
         """:raises ValueError: text that is not a manifest of this version."""
         data = json.loads(text)
         if not isinstance(data, dict) or data.get("version") != MANIFEST_VERSION or data.get("algorithm") != _ALGORITHM:
@@ -200,7 +200,7 @@ def verified(path: str | Path, **expected_meta: object) -> bool:
             raw = handle.read(_MANIFEST_LIMIT + 1)
         if len(raw) > _MANIFEST_LIMIT:
             return False
-        manifest = Manifest.from_json(raw.decode("utf-8"))
+        manifest = CacheManifest.from_json(raw.decode("utf-8"))
         wanted = json.loads(json.dumps(expected_meta, sort_keys=True))
         if any(manifest.meta.get(name) != value or name not in manifest.meta for name, value in wanted.items()):
             return False
@@ -230,7 +230,7 @@ def publish_checked(final: str | Path, fill: Callable[[Path], None], **meta: obj
         fill(staging)
         staging.chmod(0o644)  # mkstemp makes it private; a cache may be shared between users
         fsync_file(staging)
-        manifest = Manifest(MANIFEST_VERSION, _ALGORITHM, {final.name: (staging.stat().st_size, digest_of(staging))},
+        manifest = CacheManifest(MANIFEST_VERSION, _ALGORITHM, {final.name: (staging.stat().st_size, digest_of(staging))},
                             json.loads(json.dumps(meta, sort_keys=True)))
         os.replace(staging, final)
         staging = None
@@ -265,7 +265,7 @@ def publish_checked_dir(final: str | Path, fill: Callable[[Path], None], **meta:
             entry.chmod(0o644)
             fsync_file(entry)
             files[entry.name] = (entry.stat().st_size, digest_of(entry))
-        manifest = Manifest(MANIFEST_VERSION, _ALGORITHM, files, json.loads(json.dumps(meta, sort_keys=True)))
+        manifest = CacheManifest(MANIFEST_VERSION, _ALGORITHM, files, json.loads(json.dumps(meta, sort_keys=True)))
         _write_durably(staging / FOLDER_MANIFEST, manifest.to_json())
         fsync_file(staging)
         if final.exists() and not verified(final, **meta):
