@@ -7,14 +7,13 @@ import os
 from collections.abc import ItemsView, Iterable, Iterator, Mapping, MutableMapping, Sequence, ValuesView
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeAlias, TypeVar
 
 import numpy as np
 from typing_extensions import Unpack
 
 from .arguments import as_dict, embed_query, search_arguments, similarity_bound
 from .embeddings import Embedded, Embeddings
-from .encoders import Encoder, EncoderEmbeddings
 from .errors import EmptyDatabaseError, InvalidOptionError
 from .identity import PROBES, StoreRecord, embeddings_for, record_of
 from .loading import EmbeddingsSpec
@@ -26,8 +25,11 @@ from .synced import SyncedPairs
 from .unknown import check_policy, resolver
 from .views import SnapshotItems, SnapshotValues
 
+if TYPE_CHECKING:  # NOTE: encoders import torch, which only a store with an encoder needs
+    from .encoders import Encoder, EncoderEmbeddings
+
 T = TypeVar("T")
-AnyEmbeddings = Embeddings | EncoderEmbeddings
+AnyEmbeddings: TypeAlias = "Embeddings | EncoderEmbeddings"
 
 
 class Database(MutableMapping[str, str]):
@@ -245,8 +247,13 @@ class Database(MutableMapping[str, str]):
             unit vectors of ``text`` and ``positive`` minus those of ``negative`` goes through the
             same attention. A single string counts as one text.
         """
-        return self.search(text, k=k, exact=exact, attention_k=1, min_similarity=min_similarity,
-                           positive=positive, negative=negative).words
+        threshold = similarity_bound(min_similarity)
+        k = positive_int("k", k)
+        embedded, _ = embed_query(self._embed_queries, text, positive, negative)
+        with self._synced.reading() as pairs:  # words only: no attention listed, no best key unless asked
+            answers = self._pipeline.answer(pairs, embedded.vectors, k, bool(exact), attention_k=0,
+                                            best_key=min_similarity is not None)
+        return answers.words_of(0, threshold)
 
     def query_batch(
         self, texts: Sequence[str], k: int = 5, *, exact: bool = False, min_similarity: float | None = None
@@ -255,7 +262,8 @@ class Database(MutableMapping[str, str]):
         listed, k, threshold = search_arguments(texts, k, None, min_similarity, "query_batch")
         embedded = self._embed_queries(listed)
         with self._synced.reading() as pairs:
-            answers = self._pipeline.answer(pairs, embedded.vectors, k, bool(exact), attention_k=1)
+            answers = self._pipeline.answer(pairs, embedded.vectors, k, bool(exact), attention_k=0,
+                                            best_key=min_similarity is not None)
         return [answers.words_of(i, threshold) for i in range(len(texts))]
 
     def search(
@@ -364,7 +372,7 @@ class Database(MutableMapping[str, str]):
 
     def _embed(self, texts: Sequence[object], *, strict: bool, policy_of: str) -> Embedded:
         embeddings = self.embeddings
-        if isinstance(embeddings, EncoderEmbeddings):
+        if not isinstance(embeddings, Embeddings):  # your own encoder
             return embeddings.embed(texts, strict=strict)
         return embeddings.embed(texts, strict=strict, resolver=resolver(embeddings, getattr(self.settings, policy_of),
                                                                         self._words_of_keys))
@@ -380,7 +388,7 @@ class Database(MutableMapping[str, str]):
 
 def _resolve_answers(settings: Settings, embeddings: AnyEmbeddings) -> Settings:
     """``answers=None`` made definite: the vocabulary where there is one, else the stored values."""
-    has_vocabulary = not isinstance(embeddings, EncoderEmbeddings) or embeddings.vocabulary is not None
+    has_vocabulary = isinstance(embeddings, Embeddings) or embeddings.vocabulary is not None
     if settings.answers is None:
         return settings.replace(answers="vocabulary" if has_vocabulary else "values")
     if settings.answers == "vocabulary" and not has_vocabulary:

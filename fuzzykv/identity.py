@@ -11,12 +11,11 @@ import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from .embeddings import DEFAULT_NAME, Embeddings
-from .encoders import Encoder, EncoderEmbeddings, encode
 from .errors import InvalidOptionError, StoreError, StoreSettingsError
 from .loading import EmbeddingsSpec, load_embeddings
 from .settings import Settings, differences
@@ -24,6 +23,9 @@ from .settings import Settings, differences
 #: Texts an encoder store embeds to recognise its encoder on reopening.
 PROBES = ("the", "cat", "number", "new york", "fuzzykv 42", "Ünïcode?")
 _PROBE_TOLERANCE = 1e-4
+
+if TYPE_CHECKING:  # NOTE: encoders import torch, which only a store with an encoder needs
+    from .encoders import Encoder, EncoderEmbeddings
 
 
 def embeddings_for(
@@ -36,6 +38,8 @@ def embeddings_for(
         return load_embeddings(spec)
     if spec is not None:
         raise InvalidOptionError("pass embeddings=... or encoder=..., not both")
+    from .encoders import EncoderEmbeddings
+
     return EncoderEmbeddings(encoder, vocabulary, sample)
 
 
@@ -114,7 +118,9 @@ class StoreRecord:
 
 def record_of(embeddings: Embeddings | EncoderEmbeddings, settings: Settings) -> StoreRecord:
     """The record a store made now with these embeddings and settings would keep."""
-    if isinstance(embeddings, EncoderEmbeddings):
+    if not isinstance(embeddings, Embeddings):  # your own encoder
+        from .encoders import encode
+
         probes = encode(embeddings.encoder, list(PROBES))
         vocabulary = embeddings.vocabulary.fingerprint if embeddings.vocabulary is not None else "none"
         digest = hashlib.blake2b(f"{embeddings.name}:{vocabulary}".encode(), digest_size=12).hexdigest()
