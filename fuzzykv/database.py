@@ -3,18 +3,19 @@ from one :class:`~fuzzykv.settings.Settings`, over pairs kept in memory or in a 
 
 from __future__ import annotations
 
+import math
 import os
 from abc import abstractmethod
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING, TypeAlias
 
 import numpy as np
 from typing_extensions import Unpack
 
 from .embed.choose import embeddings_for
 from .embed.compose import embed_query
-from .embed.encoders import Encoder, EncoderEmbeddings
 from .embed.loading import EmbeddingsSpec
 from .embed.unknown import check_policy, resolver
 from .embed.vectors import Embedded, Embeddings
@@ -27,7 +28,10 @@ from .store.record import PROBES, StoreRecord, record_of
 from .store.sqlite import Rows, Store
 from .store.synced import SyncedPairs
 
-AnyEmbeddings = Embeddings | EncoderEmbeddings
+if TYPE_CHECKING:  # NOTE: encoders import torch, which only a store with an encoder needs
+    from .embed.encoders import Encoder, EncoderEmbeddings
+
+AnyEmbeddings: TypeAlias = "Embeddings | EncoderEmbeddings"
 
 
 class LocalDatabase(BaseDatabase):
@@ -60,6 +64,14 @@ class LocalDatabase(BaseDatabase):
         embedded = self._embed_queries(texts)
         answers = self._answer(embedded.vectors, options)
         return [answers.result(i, text, embedded, options.threshold) for i, text in enumerate(texts)]
+
+    def _query(self, text: str | None, positive: list[str], negative: list[str], options: SearchOptions) -> list[str]:
+        embedded, _ = embed_query(self._embed_queries, text, positive, negative)
+        return self._answer(embedded.vectors, options).words_of(0, options.threshold)
+
+    def _query_batch(self, texts: list[str], options: SearchOptions) -> list[list[str]]:
+        answers = self._answer(self._embed_queries(texts).vectors, options)
+        return [answers.words_of(i, options.threshold) for i in range(len(texts))]
 
     def _nearest(self, text: str, k: int) -> list[Neighbour]:
         return self._nearest_to(self._embed_queries([text]).vectors[0], k)
@@ -253,8 +265,10 @@ class Database(LocalDatabase):
     # -- fuzzy reads: the hooks of LocalDatabase ------------------------------------------------
 
     def _answer(self, vectors: np.ndarray, options: SearchOptions) -> Answers:
-        with self._synced.reading() as pairs:
-            return self._pipeline.answer(pairs, vectors, options.k, options.exact, options.attention_k)
+        with self._synced.reading() as pairs:  # words only: no attention listed, no best key unless asked
+            return self._pipeline.answer(pairs, vectors, options.k, options.exact,
+                                         options.attention_k if options.working else 0,
+                                         best_key=options.working or options.threshold != -math.inf)
 
     def _parts(self, vectors: np.ndarray, top: int) -> list[Part]:
         """This store's attention for (b, dim) query vectors: one part, exact partial sums that merge
@@ -297,7 +311,7 @@ class Database(LocalDatabase):
 
     def _embed(self, texts: Sequence[object], *, strict: bool, policy_of: str) -> Embedded:
         embeddings = self.embeddings
-        if isinstance(embeddings, EncoderEmbeddings):
+        if not isinstance(embeddings, Embeddings):  # your own encoder
             return embeddings.embed(texts, strict=strict)
         return embeddings.embed(texts, strict=strict, resolver=resolver(embeddings, getattr(self.settings, policy_of),
                                                                         self._words_of_keys))
@@ -313,7 +327,7 @@ class Database(LocalDatabase):
 
 def _resolve_answers(settings: Settings, embeddings: AnyEmbeddings) -> Settings:
     """``answers=None`` made definite: the vocabulary where there is one, else the stored values."""
-    has_vocabulary = not isinstance(embeddings, EncoderEmbeddings) or embeddings.vocabulary is not None
+    has_vocabulary = isinstance(embeddings, Embeddings) or embeddings.vocabulary is not None
     if settings.answers is None:
         return settings.replace(answers="vocabulary" if has_vocabulary else "values")
     if settings.answers == "vocabulary" and not has_vocabulary:

@@ -101,6 +101,14 @@ class BaseDatabase(MutableMapping[str, str], ABC):
     def _search_batch(self, texts: list[str], options: SearchOptions) -> list[QueryResult]:
         """Many searches in one pass, in order."""
 
+    def _query(self, text: str | None, positive: list[str], negative: list[str], options: SearchOptions) -> list[str]:
+        """:meth:`_search`'s words alone (a front door may find them with less work)."""
+        return self._search(text, positive, negative, options).words
+
+    def _query_batch(self, texts: list[str], options: SearchOptions) -> list[list[str]]:
+        """:meth:`_search_batch`'s words alone."""
+        return [result.words for result in self._search_batch(texts, options)]
+
     @abstractmethod
     def _nearest(self, text: str, k: int) -> list[Neighbour]:
         """The ``k`` nearest keys to ``text``, exactly, nearest first."""
@@ -155,7 +163,7 @@ class BaseDatabase(MutableMapping[str, str], ABC):
         :param negative: see ``positive``.
         """
         options = self._options(k, exact, 1, min_similarity, working=False)
-        return self._search(text, as_texts(positive, "positive"), as_texts(negative, "negative"), options).words
+        return self._query(text, as_texts(positive, "positive"), as_texts(negative, "negative"), options)
 
     def search(
         self,
@@ -181,7 +189,7 @@ class BaseDatabase(MutableMapping[str, str], ABC):
     ) -> list[list[str]]:
         """:meth:`query` for many texts in one pass: one attention product, one decode."""
         listed = as_texts(texts, "query_batch")
-        return [r.words for r in self._search_batch(listed, self._options(k, exact, 1, min_similarity, working=False))]
+        return self._query_batch(listed, self._options(k, exact, 1, min_similarity, working=False))
 
     def search_batch(
         self, texts: Sequence[str], k: int = 5, *, exact: bool = False, attention_k: int | None = None,

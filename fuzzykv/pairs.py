@@ -9,8 +9,11 @@ import numpy as np
 
 _VERSIONS = itertools.count()
 _TINY = np.finfo(np.float32).tiny
-#: The arrays a PairMatrix keeps its rows in (with spare capacity); rowids only for pairs read from a file.
-ARRAYS = ("_key_units", "_value_units", "_key_norms", "_value_norms", "_rowids")
+#: The int8 copies of the directions (see fuzzykv.two_pass), held once a big store first needs them.
+CODE_ARRAYS = ("_key_codes", "_value_codes", "_key_scales", "_key_errors", "_value_scales", "_value_errors")
+#: The arrays a PairMatrix keeps its rows in (with spare capacity); rowids only for pairs read from a
+#: file, codes only for stores that answer in two passes.
+ARRAYS = ("_key_units", "_value_units", "_key_norms", "_value_norms", "_rowids", *CODE_ARRAYS)
 
 
 def unit_rows(vectors: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -69,6 +72,8 @@ class PairMatrix:
         self._value_norms = np.empty(capacity, dtype=np.float32)
         self._rowids = np.empty(0, dtype=np.int64)  # each row's rowid in the file (-1: none); sized on first use
         self._value_units = np.empty((capacity, dim), dtype=np.float32)
+        self._coded = False
+        self._no_codes()
         # New with every write and every copy, unique in the process: what was derived from pairs can tell it is stale.
         self.version = next(_VERSIONS)
 
@@ -80,8 +85,11 @@ class PairMatrix:
 
     @classmethod
     def adopt(cls, keys: list[str], values: list[str], key_units: np.ndarray, key_norms: np.ndarray,
-              value_units: np.ndarray, value_norms: np.ndarray, rowids: np.ndarray) -> PairMatrix:
+              value_units: np.ndarray, value_norms: np.ndarray, rowids: np.ndarray,
+              codes: dict[str, np.ndarray] | None = None) -> PairMatrix:
         """Pairs in insertion order whose arrays are used as they are, not copied (a mapped file's views).
+
+        :param codes: the int8 copies, by the names in ``CODE_ARRAYS`` (see :meth:`ensure_codes`).
 
         The arrays must be writable (a private mapping is): a changed or deleted pair is written
         in place, and a new one moves every array into a larger copy first.
@@ -96,7 +104,13 @@ class PairMatrix:
             raise ValueError("each key must appear once, with one value")
         matrix._key_units, matrix._key_norms, matrix._value_units, matrix._value_norms, matrix._rowids = (
             key_units, key_norms, value_units, value_norms, rowids)
-        if any(len(getattr(matrix, name)) != n for name in ARRAYS):
+        if codes is not None:
+            if set(codes) != set(CODE_ARRAYS):
+                raise ValueError(f"codes need every one of {CODE_ARRAYS}")
+            for name in CODE_ARRAYS:
+                setattr(matrix, name, codes[name])
+            matrix._coded = True
+        if any(len(getattr(matrix, name)) != n for name in matrix._arrays()):
             raise ValueError(f"every array needs one row per key ({n})")
         return matrix
 
@@ -105,6 +119,9 @@ class PairMatrix:
         other = PairMatrix(self.dim, capacity=max(16, n))
         other.row_keys, other.row_values, other._row_of = list(self.row_keys), list(self.row_values), dict(self._row_of)
         other._rowids = np.empty(len(other._key_norms) if len(self._rowids) else 0, dtype=np.int64)
+        if self._coded:
+            other._coded = True
+            other._no_codes(len(other._key_norms))
         for name in self._arrays():
             getattr(other, name)[:n] = getattr(self, name)[:n]
         return other
@@ -143,6 +160,50 @@ class PairMatrix:
     def value_units(self) -> np.ndarray:
         """(n, dim) the values' directions, by row."""
         return self._value_units[: len(self)]
+
+    @property
+    def coded(self) -> bool:
+        """Whether the int8 copies are held (see :meth:`ensure_codes`)."""
+        return self._coded
+
+    def ensure_codes(self) -> None:
+        """Make the int8 copies of the key and value directions (per-row scales and error bounds),
+        kept up to date by every later write: what a two-pass query reads first (fuzzykv.two_pass)."""
+        if self._coded:
+            return
+        from .two_pass import quantise
+
+        n = len(self)
+        self._no_codes(len(self._key_norms))
+        self._key_codes[:n], self._key_scales[:n], self._key_errors[:n] = quantise(self.key_units)
+        self._value_codes[:n], self._value_scales[:n], self._value_errors[:n] = quantise(self.value_units)
+        self._coded = True
+
+    @property
+    def key_codes(self) -> np.ndarray:
+        """(n, dim) int8: key direction i is ``key_scales[i] * key_codes[i]`` within ``key_errors[i]``."""
+        return self._key_codes[: len(self)]
+
+    @property
+    def key_scales(self) -> np.ndarray:
+        return self._key_scales[: len(self)]
+
+    @property
+    def key_errors(self) -> np.ndarray:
+        return self._key_errors[: len(self)]
+
+    @property
+    def value_codes(self) -> np.ndarray:
+        """(n, dim) int8: the value directions, coded as :attr:`key_codes`."""
+        return self._value_codes[: len(self)]
+
+    @property
+    def value_scales(self) -> np.ndarray:
+        return self._value_scales[: len(self)]
+
+    @property
+    def value_errors(self) -> np.ndarray:
+        return self._value_errors[: len(self)]
 
     @property
     def rowids(self) -> np.ndarray:
@@ -212,6 +273,12 @@ class PairMatrix:
             rows = self._place(keys, values, rowids)
         self._key_units[rows], self._key_norms[rows] = unit_rows(key_vectors)
         self._value_units[rows], self._value_norms[rows] = unit_rows(value_vectors)
+        if self._coded:
+            from .two_pass import quantise
+
+            self._key_codes[rows], self._key_scales[rows], self._key_errors[rows] = quantise(self._key_units[rows])
+            self._value_codes[rows], self._value_scales[rows], self._value_errors[rows] = quantise(
+                self._value_units[rows])
 
     def _place(self, keys: Sequence[str], values: Sequence[str], rowids: Sequence[int] | None) -> np.ndarray:
         """The rows of ``keys``: their own when held, new ones at the end otherwise."""
@@ -274,6 +341,15 @@ class PairMatrix:
             self._rowids = np.full(len(self._key_norms), -1, dtype=np.int64)
         return self._rowids
 
+    def _no_codes(self, capacity: int = 0) -> None:
+        """Code arrays of ``capacity`` rows, not yet filled (none: the pairs are not coded)."""
+        for name in ("_key_codes", "_value_codes"):
+            setattr(self, name, np.empty((capacity, self.dim), dtype=np.int8))
+        for name in ("_key_scales", "_key_errors", "_value_scales", "_value_errors"):
+            setattr(self, name, np.empty(capacity, dtype=np.float32))
+
     def _arrays(self) -> list[str]:
-        """The names of the row arrays in use (rowids are held once some pair came with one)."""
-        return [name for name in ARRAYS if name != "_rowids" or len(self._rowids)]
+        """The names of the row arrays in use (rowids are held once some pair came with one; codes
+        once a query needed them)."""
+        return [name for name in ARRAYS if (name != "_rowids" or len(self._rowids))
+                and (name not in CODE_ARRAYS or self._coded)]

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from ..errors import InvalidOptionError
-from .encoders import Encoder, EncoderEmbeddings
 from .loading import EmbeddingsSpec, load_embeddings
 from .vectors import Embeddings
+
+if TYPE_CHECKING:  # NOTE: encoders import torch, which only a store with an encoder needs
+    from .encoders import Encoder, EncoderEmbeddings
 
 
 def embeddings_for(
@@ -20,4 +23,6 @@ def embeddings_for(
         return load_embeddings(spec)
     if spec is not None:
         raise InvalidOptionError("pass embeddings=... or encoder=..., not both")
+    from .encoders import EncoderEmbeddings
+
     return EncoderEmbeddings(encoder, vocabulary, sample)

@@ -12,17 +12,19 @@ import logging
 import os
 import re
 from pathlib import Path
-from typing import Union
+from typing import TYPE_CHECKING, Union
 
 import numpy as np
-from gensim.models import KeyedVectors
 
 from ..cache import CacheLayout, ensure_checked
 from ..errors import EmbeddingsError, NotTextError
 from .vectors import DEFAULT_NAME, Embeddings, fingerprint_of
 
+if TYPE_CHECKING:
+    from gensim.models import KeyedVectors
+
 #: What ``Database(embeddings=...)`` accepts besides ``None`` (the default GloVe 6B 50d).
-EmbeddingsSpec = Union[Embeddings, KeyedVectors, str, os.PathLike[str]]
+EmbeddingsSpec = Union[Embeddings, "KeyedVectors", str, os.PathLike[str]]
 
 
 def load_embeddings(spec: EmbeddingsSpec | None = None, layout: CacheLayout | None = None) -> Embeddings:
@@ -36,8 +38,6 @@ def load_embeddings(spec: EmbeddingsSpec | None = None, layout: CacheLayout | No
         return default_embeddings(layout or CacheLayout.default())
     if isinstance(spec, Embeddings):
         return spec
-    if isinstance(spec, KeyedVectors):
-        return Embeddings(spec, name=f"KeyedVectors({len(spec.index_to_key)}x{spec.vector_size})")
     if isinstance(spec, (str, os.PathLike)):
         path = Path(spec)
         if path.exists():
@@ -48,6 +48,10 @@ def load_embeddings(spec: EmbeddingsSpec | None = None, layout: CacheLayout | No
             f"no embeddings file at {str(spec)!r}; pass an existing GloVe, word2vec or .kv file, "
             "a gensim-data name such as 'glove-wiki-gigaword-100', or None for the default GloVe 6B 50d"
         )
+    from gensim.models import KeyedVectors  # NOTE: only here: gensim and scipy take a second to import
+
+    if isinstance(spec, KeyedVectors):
+        return Embeddings(spec, name=f"KeyedVectors({len(spec.index_to_key)}x{spec.vector_size})")
     raise NotTextError(
         f"embeddings must be None, a gensim KeyedVectors, a path or a gensim-data name, "
         f"got {type(spec).__name__}"
@@ -61,6 +65,8 @@ def is_model_name(text: str) -> bool:
 
 def read_vectors_file(path: Path) -> KeyedVectors:
     """Read a gensim ``.kv`` file (memory-mapped), or a word2vec/GloVe file in text or binary form."""
+    from gensim.models import KeyedVectors
+
     try:
         if path.suffix == ".kv":
             return KeyedVectors.load(str(path), mmap="r")
@@ -121,6 +127,7 @@ def _is_binary_after_header(path: Path, header_bytes: int) -> bool:
 def download_gensim_data(name: str) -> KeyedVectors:
     """Load a gensim-data model by name; gensim downloads it on first use."""
     import gensim.downloader
+    from gensim.models import KeyedVectors
 
     # gensim logs a full traceback when it cannot reach its host; the error below says it in a line.
     downloader_log = logging.getLogger("gensim.downloader")
@@ -159,7 +166,7 @@ def default_embeddings(layout: CacheLayout) -> Embeddings:
             f"the cached default vectors in {str(folder)!r} could not be read ({error}); "
             "delete that folder and fuzzykv rebuilds it"
         ) from error
-    return Embeddings(keyed_vectors_of(words, vectors), name=DEFAULT_NAME, fingerprint=fingerprint)
+    return Embeddings.of_arrays(words, vectors, name=DEFAULT_NAME, fingerprint=fingerprint)
 
 
 def default_vectors_folder(layout: CacheLayout) -> Path:
@@ -167,11 +174,13 @@ def default_vectors_folder(layout: CacheLayout) -> Path:
     return layout.versioned / "glove-6b-50d-npy"
 
 
-def keyed_vectors_of(words: list[str], vectors: np.ndarray) -> KeyedVectors:
+def keyed_vectors_of(words: list[str], vectors: np.ndarray, index: dict[str, int] | None = None) -> KeyedVectors:
     """A gensim ``KeyedVectors`` over ``vectors`` as they are (a memory map stays one), without a copy."""
+    from gensim.models import KeyedVectors
+
     keyed_vectors = KeyedVectors(vectors.shape[1])
     keyed_vectors.index_to_key = words
-    keyed_vectors.key_to_index = {word: row for row, word in enumerate(words)}
+    keyed_vectors.key_to_index = index if index is not None else {word: row for row, word in enumerate(words)}
     keyed_vectors.vectors = vectors
     return keyed_vectors
 

@@ -8,11 +8,14 @@ import string
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import cached_property
+from typing import TYPE_CHECKING
 
 import numpy as np
-from gensim.models import KeyedVectors
 
 from ..errors import EmbeddingsError, EmptyTextError, NotTextError, UnknownWordError
+
+if TYPE_CHECKING:
+    from gensim.models import KeyedVectors
 
 DEFAULT_NAME = "glove-6b-50d"
 _PUNCTUATION = string.punctuation + "“”‘’«»…"
@@ -60,35 +63,62 @@ class Embeddings:
     """
 
     def __init__(self, keyed_vectors: KeyedVectors, name: str, fingerprint: str | None = None) -> None:
-        if len(keyed_vectors) == 0:
+        self._keyed_vectors: KeyedVectors | None = keyed_vectors
+        self._setup(keyed_vectors.index_to_key, keyed_vectors.vectors, keyed_vectors.key_to_index, name, fingerprint)
+
+    @classmethod
+    def of_arrays(cls, words: list[str], vectors: np.ndarray, name: str, fingerprint: str | None = None) -> Embeddings:
+        """Words and their (n, dim) vectors as they are (a memory map stays one), without gensim.
+
+        The default GloVe loads this way: gensim (and scipy, which it imports) cost about a second
+        of start-up that a store answering from a mapped ``.npy`` does not need.
+        """
+        embeddings = cls.__new__(cls)
+        embeddings._keyed_vectors = None
+        embeddings._setup(words, vectors, {word: row for row, word in enumerate(words)}, name, fingerprint)
+        return embeddings
+
+    def _setup(self, words: list[str], vectors: np.ndarray, index: dict[str, int], name: str,
+               fingerprint: str | None) -> None:
+        if len(words) == 0:
             raise EmbeddingsError(f"the embeddings {name!r} hold no vectors; pass a non-empty vocabulary")
-        self.keyed_vectors = keyed_vectors
+        self._words = words
+        self._vectors = vectors
+        self._index = index
         self.name = name
         self._fingerprint = fingerprint
+
+    @property
+    def keyed_vectors(self) -> KeyedVectors:
+        """The vectors as a gensim ``KeyedVectors`` (made on first use, over the same arrays, for
+        embeddings that did not come as one)."""
+        if self._keyed_vectors is None:
+            from .loading import keyed_vectors_of
+
+            self._keyed_vectors = keyed_vectors_of(self._words, self._vectors, self._index)
+        return self._keyed_vectors
 
     def __repr__(self) -> str:
         return f"Embeddings({self.name!r}, {len(self):,} words x {self.dim})"
 
     def __len__(self) -> int:
-        return len(self.keyed_vectors.index_to_key)
+        return len(self._words)
 
     def __contains__(self, word: object) -> bool:
         return isinstance(word, str) and self.index_of(word) is not None
 
     @property
     def dim(self) -> int:
-        return int(self.keyed_vectors.vector_size)
+        return int(self._vectors.shape[1])
 
     @property
     def words(self) -> list[str]:
         """The vocabulary, in the order of the rows of :attr:`vectors` (frequency order for GloVe)."""
-        words: list[str] = self.keyed_vectors.index_to_key
-        return words
+        return self._words
 
     @property
     def vectors(self) -> np.ndarray:
-        vectors: np.ndarray = self.keyed_vectors.vectors
-        return vectors
+        return self._vectors
 
     @cached_property
     def unit_vectors(self) -> np.ndarray:
@@ -107,7 +137,7 @@ class Embeddings:
 
     def index_of(self, word: str) -> int | None:
         """The row of ``word``: as written, lower-cased, or without surrounding punctuation; else None."""
-        index = self.keyed_vectors.key_to_index
+        index = self._index
         for form in (word, word.lower(), word.strip(_PUNCTUATION).lower()):
             found = index.get(form)
             if found is not None:

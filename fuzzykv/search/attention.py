@@ -1,4 +1,7 @@
-"""Query x keys -> weights -> blended vector: softmax attention over the stored keys, in torch.
+"""Query x keys -> weights -> blended vector: softmax attention over the stored keys.
+
+One query over a small store runs in numpy (:func:`attend_dense`); torch serves GPUs, the key
+index, and the int8 first pass of big stores (:mod:`fuzzykv.two_pass`).
 
 Softmax is computed stably (the maximum score is subtracted first), so any valid temperature
 gives finite weights. :class:`Partial` is the same computation split over parts of the keys
@@ -10,15 +13,18 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
 
 from ..settings import DEFAULT_TEMPERATURES, SIMILARITIES, Settings, Similarity
 
-__all__ = ["DEFAULT_TEMPERATURES", "SIMILARITIES", "Attention", "Partial", "Scores", "score"]
+if TYPE_CHECKING:  # NOTE: torch is imported where a tensor is first made: numpy answers small stores
+    import torch
 
-_TINY = torch.finfo(torch.float32).tiny
+__all__ = ["DEFAULT_TEMPERATURES", "SIMILARITIES", "Attention", "Partial", "Scores", "attend_dense", "score"]
+
+_TINY = float(np.finfo(np.float32).tiny)
 
 
 @dataclass(frozen=True)
@@ -39,6 +45,8 @@ def score(queries: torch.Tensor, key_units: torch.Tensor, key_norms: torch.Tenso
 
     One read of the key directions: a matrix-vector product for one query, a matrix product for more.
     """
+    import torch
+
     query_norms = torch.linalg.vector_norm(queries, dim=-1, keepdim=True)
     unit = queries / query_norms.clamp_min(_TINY)
     cosine = torch.mv(key_units, unit[0])[None, :] if len(queries) == 1 else unit @ key_units.T
@@ -82,6 +90,8 @@ class Attention:
 
     def logits(self, scores: Scores, value_cosines: torch.Tensor | None = None) -> torch.Tensor:
         """(b, n) scaled scores: what the softmax is taken over."""
+        import torch
+
         chosen = scores.cosine if self.similarity == "cosine" else scores.dot
         assert self.temperature is not None and self.value_weight is not None
         if self.value_weight and value_cosines is not None:  # one pass: a fresh tensor, scaled in place
@@ -90,6 +100,8 @@ class Attention:
 
     def weights(self, scores: Scores, value_cosines: torch.Tensor | None = None) -> torch.Tensor:
         """(b, n) weights over the keys, each row summing to 1 (torch's softmax subtracts the maximum)."""
+        import torch
+
         return torch.softmax(self.logits(scores, value_cosines), dim=-1)
 
     @staticmethod
@@ -119,6 +131,8 @@ class Partial:
         default temperature a large store's weight is spread over a tenth of its keys or more, and
         gathering those rows costs more than one streamed read of all of them.
         """
+        import torch
+
         maximum = logits.amax(dim=-1, keepdim=True)
         exp = torch.exp(logits - maximum)
         return cls(maximum[:, 0].double().cpu().numpy(), exp.sum(dim=-1, dtype=torch.float64).cpu().numpy(),
@@ -134,3 +148,38 @@ class Partial:
         weighted = sum(p.weighted * s[:, None] for p, s in zip(parts, scale))
         denominator = totals.sum(axis=0)
         return np.asarray(weighted) / denominator[:, None], totals / denominator
+
+
+def attend_dense(attention: Attention, key_units: np.ndarray, key_norms: np.ndarray, value_units: np.ndarray,
+                 value_norms: np.ndarray, queries: np.ndarray, top: int,
+                 ) -> tuple[Partial, np.ndarray, list[tuple[np.ndarray, np.ndarray]]]:
+    """Attention of (b, dim) float32 queries over every row, in numpy float32 (sums in float64).
+
+    The lean path of a store on the CPU: a few numpy calls, no tensors. Returns the :class:`Partial`,
+    each query's highest key cosine, and per query the rows and logits of its ``top`` heaviest keys,
+    heaviest first.
+    """
+    assert attention.temperature is not None and attention.value_weight is not None
+    query_norms = np.sqrt(np.einsum("ij,ij->i", queries, queries))
+    unit = queries / np.maximum(query_norms, _TINY)[:, None]
+    cosine = (key_units @ unit[0])[None, :] if len(queries) == 1 else unit @ key_units.T  # (b, n)
+    if attention.similarity == "dot":
+        logits = cosine * (query_norms[:, None] * key_norms[None, :]) / np.float32(attention.temperature)
+    elif attention.value_weight:
+        value_cosine = (value_units @ unit[0])[None, :] if len(queries) == 1 else unit @ value_units.T
+        logits = cosine + np.float32(attention.value_weight) * value_cosine
+        logits *= np.float32(1 / attention.temperature)
+    else:
+        logits = cosine * np.float32(1 / attention.temperature)
+    maximum = logits.max(axis=1)
+    exp = np.exp(logits - maximum[:, None])
+    weighted = (exp * value_norms) @ value_units
+    partial = Partial(maximum.astype(np.float64), exp.sum(axis=1, dtype=np.float64), weighted.astype(np.float64))
+    n = logits.shape[1]
+    listed = []
+    for row in logits:
+        chosen = np.argsort(-row, kind="stable") if top >= n else np.argpartition(-row, top - 1)[:top]
+        if top < n:
+            chosen = chosen[np.argsort(-row[chosen], kind="stable")]
+        listed.append((chosen, row[chosen]))
+    return partial, cosine.max(axis=1), listed

@@ -9,9 +9,9 @@ from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
 
 from ..cache import CacheLayout
 from ..embed.vectors import Embeddings
@@ -19,6 +19,9 @@ from ..errors import IndexFallbackWarning
 from ..pairs import PairMatrix
 from .annoy_index import ANNOY_SEED, AnnoyDecoder, load_checked
 from .exact import Decoder, ExactDecoder
+
+if TYPE_CHECKING:  # NOTE: torch only where a decode needs it (exact scans, GPUs, stored values)
+    import torch
 
 #: Chosen on decoded vectors of random stores (benchmarks/annoy_recall.py): recall@5 against
 #: exact >= 0.95 with margin, as tests/test_decode.py checks.
@@ -150,6 +153,8 @@ class ValuesDecoder:
 
     def __init__(self, words: list[str], units: np.ndarray) -> None:
         """:param words: the distinct values; ``units``: their (len(words), dim) directions."""
+        import torch
+
         self.words = words
         self._matrix = torch.from_numpy(np.ascontiguousarray(units, dtype=np.float32))
 
@@ -158,6 +163,8 @@ class ValuesDecoder:
         return cls(*pairs.distinct_values())
 
     def search(self, vectors: np.ndarray, k: int, hints: object = None) -> tuple[np.ndarray, np.ndarray]:
+        import torch
+
         queries = torch.nn.functional.normalize(torch.from_numpy(vectors), dim=-1)
         top = torch.topk(queries @ self._matrix.T, min(k, len(self.words)), dim=-1, sorted=True)
         return top.indices.numpy(), top.values.numpy()

@@ -11,12 +11,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
-import torch
 
 from .threads import one_torch_thread
+
+if TYPE_CHECKING:  # NOTE: torch is imported when a scan first runs: an annoy decode never needs it
+    import torch
 
 #: Per query, vocabulary rows likely to be near its vector (the nearest words of the values it
 #: weighs most): a decoder may score them first.
@@ -56,12 +58,22 @@ class ExactDecoder:
 
     def __init__(self, unit_vectors: np.ndarray, device: torch.device | None = None) -> None:
         self._unit = np.ascontiguousarray(unit_vectors, dtype=np.float32)
-        self._matrix = torch.from_numpy(self._unit).to(device or "cpu")
+        self._device = device
+        self._on_device: torch.Tensor | None = None
         self._codes: _Codes | None = None
         self._quantised = False  # tried once: None afterwards means full scans
 
     def __len__(self) -> int:
-        return self._matrix.shape[0]
+        return len(self._unit)
+
+    @property
+    def _matrix(self) -> torch.Tensor:
+        """The unit vocabulary as a tensor on the decoder's device, made on first use."""
+        if self._on_device is None:
+            import torch
+
+            self._on_device = torch.from_numpy(self._unit).to(self._device or "cpu")
+        return self._on_device
 
     def search(self, vectors: np.ndarray, k: int, hints: Hints | None = None) -> tuple[np.ndarray, np.ndarray]:
         """The exact top k of each vector; ``hints`` are not needed (the bound needs no guess)."""
@@ -79,6 +91,8 @@ class ExactDecoder:
 
     def full_scan(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         """Every row scored in float32, in blocks of queries: the reference the certified scan must equal."""
+        import torch
+
         on_device = torch.from_numpy(_normalised(np.asarray(queries, dtype=np.float32))).to(self._matrix.device)
         k = min(k, len(self))
         ids = np.empty((len(on_device), k), dtype=np.int64)
@@ -101,7 +115,7 @@ class ExactDecoder:
         steps_of = x.astype(np.float64) * scale[:, None]
         error = np.linalg.norm(queries - steps_of, axis=1)
         slack = np.linalg.norm(steps_of, axis=1) * codes.error + error + _MARGIN  # (b,) |cosine - a s (x.c)| <=
-        maxima = codes.chunk_maxima(torch.from_numpy(np.ascontiguousarray(x.T, dtype=np.int8)))  # (chunks, b)
+        maxima = codes.chunk_maxima(np.ascontiguousarray(x.T, dtype=np.int8))  # (chunks, b)
         # The floor: the exact k-th best of the rows of k chunks with high maxima (any k rows give a floor).
         floor_rows = _high_chunks(maxima, k)[:, :, None] * CHUNK + np.arange(CHUNK)  # (b, k, CHUNK)
         floor_rows = np.minimum(floor_rows, len(self) - 1).reshape(len(queries), -1)
@@ -132,7 +146,7 @@ class ExactDecoder:
     def _quantise(self) -> _Codes | None:
         """The int8 copy, made on first use; ``None`` (full scans) off the CPU, for small vocabularies,
         or where torch has no exact int8 product."""
-        if self._matrix.device.type == "cpu" and len(self) > self.SMALL:
+        if (self._device is None or self._device.type == "cpu") and len(self) > self.SMALL:
             self._codes = _Codes.of(self._unit)
         self._quantised = True
         return self._codes
@@ -165,6 +179,8 @@ class _Codes:
 
     @classmethod
     def of(cls, unit: np.ndarray) -> _Codes | None:
+        import torch
+
         scale = max(float(np.abs(unit).max()), 1e-30) / 127
         codes = np.clip(np.round(unit / np.float32(scale)), -127, 127)
         error = float(np.linalg.norm(unit.astype(np.float64) - codes * scale, axis=1).max())
@@ -175,8 +191,11 @@ class _Codes:
             return None
         return quantised
 
-    def chunk_maxima(self, x_t: torch.Tensor) -> np.ndarray:
+    def chunk_maxima(self, codes_t: np.ndarray) -> np.ndarray:
         """(dim, b) int8 query codes -> (chunks, b) the best integer score of each chunk of rows."""
+        import torch
+
+        x_t = torch.from_numpy(codes_t)
         rows, b = len(self.codes), x_t.shape[1]
         tile = max(CHUNK, TILE_BYTES // (4 * b) // CHUNK * CHUNK)
         maxima = torch.empty((-(-rows // CHUNK), b), dtype=torch.int32)

@@ -1,28 +1,39 @@
 """Vectors -> answers for one store: attention over its keys, the blend of its values, the decode.
 
-The stages run one way: query vectors -> scores and weights (:mod:`fuzzykv.search.attention`) -> blended
-vectors -> nearest words (:mod:`fuzzykv.search.decode`). A :class:`Pipeline` holds what a store's
+The stages run one way: query vectors -> scores and weights (:mod:`fuzzykv.attention`) -> blended
+vectors -> nearest words (:mod:`fuzzykv.decode`). A :class:`Pipeline` holds what a store's
 settings choose (attention, key index, decoder) and no pairs: it is handed them per call.
+
+On the CPU a store in one piece takes the lean path: numpy float32 over every key for a small
+store, two passes (int8 bounds, then float32 where it matters: :mod:`fuzzykv.two_pass`) for a big
+one, and the answers are built from that one part directly, with no merge of parts. torch serves
+GPUs, the key index (``attend_to="index"``) and the int8 products of big stores.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
 
-from ..embed.encoders import EncoderEmbeddings
 from ..embed.vectors import Embedded, Embeddings
 from ..errors import EmptyDatabaseError, InvalidOptionError
 from ..pairs import PairMatrix
 from ..results import QueryResult
 from ..settings import Settings
-from .attention import Attention, Partial, score
+from . import two_pass
+from .attention import Attention, Partial, attend_dense, score
 from .decode import HINT_VALUES, IndexSettings, ValuesDecoder, VocabularyIndex, vocabulary_index
-from .key_index import KeyIndex
 from .threads import one_torch_thread
+
+if TYPE_CHECKING:  # NOTE: torch and encoders (which import it) only where a store needs them
+    import torch
+
+    from ..embed.encoders import EncoderEmbeddings
+    from .key_index import KeyIndex
 
 #: The heaviest keys whose attention ``classify`` sums per value: past these, weights at the
 #: default temperature are negligible (and a store of fewer keys is counted whole).
@@ -30,7 +41,11 @@ CLASSIFY_KEYS = 256
 #: From this many keys one query's attention uses torch's threads: each product reads tens of MB,
 #: so two threads on 2 cores answer 1,000,000 keys in 35 ms, not 60 (and 20% slower, not 5x, when
 #: another process holds a core).
-THREADED_KEYS = 1 << 18
+THREADED_KEYS = two_pass.THREADED_KEYS
+#: The most heaviest keys a two-pass query lists (beyond it, every key is scored in float32).
+TWO_PASS_TOP = 1024
+#: Scores a dense numpy pass holds at once (queries x keys): a batch is split into blocks of queries.
+DENSE_SCORES = 1 << 24
 
 
 @dataclass(frozen=True)
@@ -79,7 +94,9 @@ class Answers:
 
     def words_of(self, i: int, threshold: float = -float("inf")) -> list[str]:
         """Query ``i``'s answer words, best first; none when no key is within ``threshold``."""
-        return [self.words[j] for j in self.ids[i].tolist()] if float(self.best_key[i]) >= threshold else []
+        if threshold != -math.inf and not float(self.best_key[i]) >= threshold:
+            return []
+        return [self.words[j] for j in self.ids[i].tolist()]
 
     def result(self, i: int, text: str, embedded: Embedded, threshold: float = -float("inf")) -> QueryResult:
         """Query ``i`` as the caller sees it, with its working."""
@@ -98,6 +115,8 @@ class Answers:
 
 
 def torch_device(name: str) -> torch.device:
+    import torch
+
     device = torch.device(name)
     if device.type == "cuda" and not torch.cuda.is_available():
         raise InvalidOptionError(f"device {name!r} was asked for, but torch sees no CUDA GPU here; use device='cpu'")
@@ -110,28 +129,59 @@ class Pipeline:
     def __init__(self, embeddings: Embeddings | EncoderEmbeddings, settings: Settings) -> None:
         self.settings = settings
         self.attention = Attention.of(settings)
-        self.device = torch_device(settings.device)
-        self.key_index = KeyIndex(self.attention) if settings.attend_to == "index" else None
-        words = embeddings.vocabulary if isinstance(embeddings, EncoderEmbeddings) else embeddings
+        self.device = torch_device(settings.device) if settings.device != "cpu" else None  # None: the CPU
+        self.key_index: KeyIndex | None = None
+        if settings.attend_to == "index":
+            from .key_index import KeyIndex
+
+            self.key_index = KeyIndex(self.attention)
+        words = embeddings if isinstance(embeddings, Embeddings) else embeddings.vocabulary
         index_settings = IndexSettings(settings.vocabulary_size, settings.n_trees, settings.search_k)
         self.index: VocabularyIndex | None = vocabulary_index(words, index_settings) if words is not None else None
         self._values: tuple[int, ValuesDecoder] | None = None
 
-    def answer(self, pairs: PairMatrix, queries: np.ndarray, k: int, exact: bool, attention_k: int | None = None) -> Answers:
+    def answer(self, pairs: PairMatrix, queries: np.ndarray, k: int, exact: bool, attention_k: int | None = None,
+               best_key: bool = True) -> Answers:
         """Attend, blend and decode for (b, dim) query vectors over ``pairs`` (held steady by the caller).
 
-        :param attention_k: how many of the heaviest keys to list per query (``None``: every key).
+        :param attention_k: how many of the heaviest keys to list per query (``None``: every key; 0: none).
+        :param best_key: find each query's highest key cosine (``False``: NaN, for a caller that only
+            wants words with no ``min_similarity``).
         """
         if not len(pairs):
             raise EmptyDatabaseError("the store holds no pairs, so a query has nothing to attend to; add pairs first")
-        if len(queries) == 1 and len(pairs) < THREADED_KEYS:
-            # NOTE: one query's products over a small store are short: torch's two threads only wait
-            # for each other (and 5-25x longer when another process holds a core); one thread is steady.
-            with one_torch_thread():
-                part = self.part(pairs, queries, max(HINT_VALUES, attention_k or len(pairs)))
-        else:
-            part = self.part(pairs, queries, max(HINT_VALUES, attention_k or len(pairs)))
-        return self.merge([part], k, exact, attention_k, pairs)
+        top = len(pairs) if attention_k is None else max(HINT_VALUES, attention_k)
+        if self.device is not None or self.key_index is not None:
+            if len(queries) == 1 and len(pairs) < THREADED_KEYS:
+                # NOTE: one query's products over a small store are short: torch's two threads only wait
+                # for each other (and 5-25x longer when another process holds a core); one thread is steady.
+                with one_torch_thread():
+                    part = self.part(pairs, queries, top)
+            else:
+                part = self.part(pairs, queries, top)
+            return self.merge([part], k, exact, attention_k, pairs)
+        attended = self.attend(pairs, queries, top, best_key)
+        return self._answers(attended, pairs, k, exact, attention_k)
+
+    def _answers(self, attended: Attended, pairs: PairMatrix, k: int, exact: bool,
+                 attention_k: int | None) -> Answers:
+        """A store in one piece: the answers straight from its attention, with no merge of parts,
+        listing only what the caller asked for."""
+        partial = attended.partial
+        blended = (partial.weighted / partial.total[:, None]).astype(np.float32)
+        attention, hint_values, hint_vectors = [], [], []
+        for i, (rows, logits) in enumerate(attended.top):
+            shown = rows if attention_k is None else rows[:attention_k]
+            if len(shown):
+                weights = np.exp(logits[: len(shown)].astype(np.float64) - partial.maximum[i]) / partial.total[i]
+                attention.append([(pairs.row_keys[row], w) for row, w in zip(shown.tolist(), weights.tolist())])
+            else:
+                attention.append([])
+            heaviest = rows[:HINT_VALUES]
+            hint_values.append([pairs.row_values[row] for row in heaviest.tolist()])
+            hint_vectors.append(pairs.value_vectors_of(heaviest))
+        ids, sims, words = self.decode(blended, k, exact, pairs, hint_values, hint_vectors)
+        return Answers(ids, sims, attention, attended.best_key, blended, words)
 
     def merge(self, parts: Sequence[Part], k: int, exact: bool, attention_k: int | None,
               stored: PairMatrix | ValuesDecoder | None = None) -> Answers:
@@ -157,19 +207,39 @@ class Pipeline:
         ids, sims, words = self.decode(blended, k, exact, stored, hint_values, hint_vectors)
         return Answers(ids, sims, attention, best_key, blended, words)
 
-    def attend(self, pairs: PairMatrix, queries: np.ndarray, top: int) -> Attended:
-        """Attention of (b, dim) queries over ``pairs``, as a part that merges exactly with others."""
+    def attend(self, pairs: PairMatrix, queries: np.ndarray, top: int, best_key: bool = True) -> Attended:
+        """Attention of (b, dim) queries over ``pairs``, as a part that merges exactly with others.
+
+        :param best_key: find each query's highest key cosine exactly (else NaN, where the two-pass
+            path can skip it).
+        """
         if self.key_index is not None and len(pairs) > self.settings.attend_top:
             width = self.settings.attend_top
             parts = [self._attend_rows(pairs, query[None, :], self.key_index.candidates(query, width, pairs), top)
                      for query in queries]
-            return Attended(
-                Partial(np.concatenate([p.partial.maximum for p in parts]), np.concatenate([p.partial.total for p in parts]),
-                        np.concatenate([p.partial.weighted for p in parts])),
-                np.concatenate([p.best_key for p in parts]),
-                [t for p in parts for t in p.top],
-            )
-        return self._attend_rows(pairs, queries, None, top)
+            return _joined(parts)
+        if self.device is not None:
+            return self._attend_rows(pairs, queries, None, top)
+        if (self.attention.similarity == "cosine" and len(pairs) >= two_pass.MIN_KEYS and top <= TWO_PASS_TOP
+                and two_pass.torch_ready()):
+            pairs.ensure_codes()
+            parts = []
+            for query in queries:
+                found = two_pass.attend(self.attention, pairs, query, top, best_key)
+                if found is None:  # the bounds could not settle it cheaply: every row in float32
+                    parts.append(self._attend_dense(pairs, query[None, :], top))
+                else:
+                    parts.append(Attended(found.partial, np.array([found.best_key]), [(found.rows, found.logits)]))
+            return _joined(parts)
+        block = max(1, DENSE_SCORES // len(pairs))
+        return _joined([self._attend_dense(pairs, queries[start : start + block], top)
+                        for start in range(0, len(queries), block)])
+
+    def _attend_dense(self, pairs: PairMatrix, queries: np.ndarray, top: int) -> Attended:
+        """Every row scored in numpy float32: the lean path of a small store (and the reference)."""
+        partial, best_key, listed = attend_dense(self.attention, pairs.key_units, pairs.key_norms, pairs.value_units,
+                                                 pairs.value_norms, np.asarray(queries, dtype=np.float32), top)
+        return Attended(partial, best_key, listed)
 
     def part(self, pairs: PairMatrix, queries: np.ndarray, top: int) -> Part:
         """:meth:`attend`, resolved to keys and values: what a shard of a sharded store answers."""
@@ -231,10 +301,27 @@ class Pipeline:
         return ids, sims, self.index.words
 
     def nearest(self, pairs: PairMatrix, query: np.ndarray, k: int) -> tuple[list[int], list[float]]:
-        """Rows of the ``k`` keys nearest to ``query`` by cosine, exactly, nearest first."""
-        cosine = score(torch.from_numpy(query[None, :]), *_key_tensors(pairs)).cosine[0]
-        top = torch.topk(cosine, min(k, len(pairs)), sorted=True)
-        return top.indices.tolist(), top.values.tolist()
+        """Rows of the ``k`` keys nearest to ``query`` by cosine, exactly, nearest first.
+
+        A big store on the CPU goes through its int8 copies with a certified top k (every key that
+        could be among the k is scored in float32); a small one is scored whole, in numpy.
+        """
+        if self.device is None and len(pairs) >= two_pass.MIN_KEYS and two_pass.torch_ready():
+            pairs.ensure_codes()
+            rows, sims = two_pass.nearest(pairs, query, k)
+            return rows.tolist(), sims.tolist()
+        if self.device is not None:
+            import torch
+
+            on_device = score(torch.from_numpy(query[None, :]), *_key_tensors(pairs)).cosine[0]
+            top = torch.topk(on_device, min(k, len(pairs)), sorted=True)
+            return top.indices.tolist(), top.values.tolist()
+        norm = float(np.linalg.norm(query))
+        cosine = pairs.key_units @ (query / np.float32(norm if norm > 0 else 1.0)).astype(np.float32)
+        k = min(k, len(pairs))
+        chosen = np.argpartition(-cosine, k - 1)[:k] if k < len(cosine) else np.arange(len(cosine))
+        chosen = chosen[np.argsort(-cosine[chosen], kind="stable")]
+        return chosen.tolist(), cosine[chosen].tolist()
 
     def forget_keys(self) -> None:
         """The pairs were replaced wholesale: what was derived from the old ones is void."""
@@ -254,7 +341,9 @@ class Pipeline:
         else:
             keys, norms = pairs.key_units[rows], pairs.key_norms[rows]
             values, value_norms = pairs.value_units[rows], pairs.value_norms[rows]
-        device = self.device
+        import torch
+
+        device = self.device or torch.device("cpu")
         query = torch.from_numpy(queries).to(device)
         value_tensor, value_norm_tensor = torch.from_numpy(values).to(device), torch.from_numpy(value_norms).to(device)
         scores = score(query, torch.from_numpy(keys).to(device), torch.from_numpy(norms).to(device))
@@ -273,5 +362,20 @@ class Pipeline:
             self._values = (pairs.version, ValuesDecoder.of(pairs))
         return self._values[1]
 
+
+def _joined(parts: Sequence[Attended]) -> Attended:
+    """Parts over the same rows for consecutive blocks of queries, as one."""
+    if len(parts) == 1:
+        return parts[0]
+    return Attended(
+        Partial(np.concatenate([p.partial.maximum for p in parts]), np.concatenate([p.partial.total for p in parts]),
+                np.concatenate([p.partial.weighted for p in parts])),
+        np.concatenate([p.best_key for p in parts]),
+        [t for p in parts for t in p.top],
+    )
+
+
 def _key_tensors(pairs: PairMatrix) -> tuple[torch.Tensor, torch.Tensor]:
+    import torch
+
     return torch.from_numpy(pairs.key_units), torch.from_numpy(pairs.key_norms)

@@ -6,8 +6,6 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-import torch
-
 _threads_lock = threading.Lock()
 _threads_saved: list[int] = []  # torch's thread count while some decode runs on one thread; one entry per decode
 
@@ -20,6 +18,8 @@ def one_torch_thread() -> Iterator[None]:
     core, as its threads wait for each other at every step; one thread gives a steady time (on an
     idle machine two threads would be about 1.6x faster).
     """
+    import torch  # NOTE: here, not at the top: a store answering in numpy never imports torch
+
     with _threads_lock:
         _threads_saved.append(torch.get_num_threads() if not _threads_saved else _threads_saved[0])
         torch.set_num_threads(1)

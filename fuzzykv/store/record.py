@@ -11,11 +11,10 @@ import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ..embed.encoders import EncoderEmbeddings, encode
 from ..embed.vectors import DEFAULT_NAME, Embeddings
 from ..errors import StoreError, StoreSettingsError
 from ..settings import Settings, differences
@@ -23,6 +22,9 @@ from ..settings import Settings, differences
 #: Texts an encoder store embeds to recognise its encoder on reopening.
 PROBES = ("the", "cat", "number", "new york", "fuzzykv 42", "Ünïcode?")
 _PROBE_TOLERANCE = 1e-4
+
+if TYPE_CHECKING:  # NOTE: encoders import torch, which only a store with an encoder needs
+    from ..embed.encoders import EncoderEmbeddings
 
 
 @dataclass(frozen=True)
@@ -100,7 +102,9 @@ class StoreRecord:
 
 def record_of(embeddings: Embeddings | EncoderEmbeddings, settings: Settings) -> StoreRecord:
     """The record a store made now with these embeddings and settings would keep."""
-    if isinstance(embeddings, EncoderEmbeddings):
+    if not isinstance(embeddings, Embeddings):  # your own encoder
+        from ..embed.encoders import encode
+
         probes = encode(embeddings.encoder, list(PROBES))
         vocabulary = embeddings.vocabulary.fingerprint if embeddings.vocabulary is not None else "none"
         digest = hashlib.blake2b(f"{embeddings.name}:{vocabulary}".encode(), digest_size=12).hexdigest()

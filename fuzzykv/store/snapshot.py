@@ -10,14 +10,19 @@ over, restored from a backup or replaced never adopts pairs it does not hold, an
 refused (and left as it is). What was written after the position comes from the store by the usual
 catch-up.
 
-Layout, version ``LAYOUT`` (little-endian):
+Layout, version ``LAYOUT`` (little-endian; a file of another layout is refused, and a read-write
+handle writes it again in this one on close):
 
 - bytes 0-7: ``MAGIC``; 8-11: the header's length h (uint32); 12-(12+h): the header, UTF-8 JSON
   (``layout``, ``token``, ``epoch``, ``seq``, ``pairs`` n, ``dim``, ``text_bytes``, ``digest``:
   xxh3_128 hex of the body); zeros up to ``HEADER_BYTES``.
 - the body, rows in the store's insertion order: rowids int64[n], key directions float32[n, dim],
-  value directions float32[n, dim], key lengths float32[n], value lengths float32[n], then the
-  keys and then the values, UTF-8, each followed by one NUL.
+  value directions float32[n, dim], key lengths float32[n], value lengths float32[n]; the int8
+  copies of the directions (:mod:`fuzzykv.two_pass`): key codes int8[n, dim], value codes
+  int8[n, dim], key scales, key error bounds, value scales, value error bounds float32[n] each;
+  then the keys and then the values, UTF-8, each followed by one NUL.
+
+Layout 1 (before the int8 copies) had no codes.
 """
 
 from __future__ import annotations
@@ -37,9 +42,9 @@ from pathlib import Path
 import numpy as np
 import xxhash
 
-from ..pairs import PairMatrix
+from ..pairs import CODE_ARRAYS, PairMatrix
 
-LAYOUT = 1
+LAYOUT = 2
 MAGIC = b"FKVPAIRS"
 HEADER_BYTES = 4096
 #: Stores of fewer pairs are read from SQLite (a tenth of a second or less) and get no file.
@@ -49,6 +54,7 @@ ABANDONED_SECONDS = 3600
 _CHUNK_ROWS = 1 << 16
 _ROWID = np.dtype("<i8")
 _FLOAT = np.dtype("<f4")
+_CODE = np.dtype("i1")
 
 
 @dataclass(frozen=True)
@@ -78,7 +84,7 @@ class Header:
 
     @property
     def body_bytes(self) -> int:
-        return self.pairs * (_ROWID.itemsize + 2 * self.dim * _FLOAT.itemsize + 2 * _FLOAT.itemsize) + self.text_bytes
+        return sum(int(np.prod(shape)) * dtype.itemsize for dtype, shape in _body_arrays(self.pairs, self.dim)) + self.text_bytes
 
     def names(self, mark: Mark, dim: int) -> bool:
         """Is this the file ``mark`` names, for vectors of ``dim``?"""
@@ -108,6 +114,13 @@ class Header:
                 isinstance(found[name], str) for name in ("token", "digest")):
             return None
         return cls(**found)
+
+
+def _body_arrays(n: int, dim: int) -> list[tuple[np.dtype[np.generic], tuple[int, ...]]]:
+    """The body's arrays in file order: (type, shape) each, before the text."""
+    vectors, rows = (n, dim), (n,)
+    return [(_ROWID, rows), (_FLOAT, vectors), (_FLOAT, vectors), (_FLOAT, rows), (_FLOAT, rows),
+            (_CODE, vectors), (_CODE, vectors), (_FLOAT, rows), (_FLOAT, rows), (_FLOAT, rows), (_FLOAT, rows)]
 
 
 def path_for(store_path: Path) -> Path:
@@ -154,6 +167,7 @@ def write(path: Path, token: str, position: tuple[int, int], pairs: PairMatrix) 
     rowids = pairs.rowids
     if not len(pairs) or bool((rowids < 0).any()):
         return None
+    pairs.ensure_codes()
     order = np.argsort(rowids, kind="stable")
     rows = order.tolist()
     keys = [pairs.row_keys[row] for row in rows]
@@ -199,18 +213,35 @@ def _remove_abandoned(path: Path) -> None:
 def _pieces(pairs: PairMatrix, order: np.ndarray, text: bytes) -> Iterator[memoryview]:
     """The body's bytes in file order, a chunk of rows at a time (gathered into insertion order)."""
     for source, dtype in ((pairs.rowids, _ROWID), (pairs.key_units, _FLOAT), (pairs.value_units, _FLOAT),
-                          (pairs.key_norms, _FLOAT), (pairs.value_norms, _FLOAT)):
+                          (pairs.key_norms, _FLOAT), (pairs.value_norms, _FLOAT), (pairs.key_codes, _CODE),
+                          (pairs.value_codes, _CODE), (pairs.key_scales, _FLOAT), (pairs.key_errors, _FLOAT),
+                          (pairs.value_scales, _FLOAT), (pairs.value_errors, _FLOAT)):
         for start in range(0, len(order), _CHUNK_ROWS):
             chunk = np.ascontiguousarray(source[order[start : start + _CHUNK_ROWS]], dtype=dtype)
             yield memoryview(chunk.tobytes())
     yield memoryview(text)
 
 
+def _codes_agree(key_units: np.ndarray, value_units: np.ndarray, codes: dict[str, np.ndarray]) -> bool:
+    """The int8 copies must be what :func:`~fuzzykv.two_pass.quantise` makes of the directions: checked
+    exactly on a sample of rows (every byte already passed the digest; this catches a writer's bug)."""
+    from .two_pass import quantise
+
+    n = len(key_units)
+    sample = np.unique(np.linspace(0, n - 1, num=min(n, 64), dtype=np.int64))
+    for units, prefix in ((key_units, "_key"), (value_units, "_value")):
+        made = quantise(units[sample])
+        held = (codes[f"{prefix}_codes"][sample], codes[f"{prefix}_scales"][sample], codes[f"{prefix}_errors"][sample])
+        if not all(np.array_equal(a, b) for a, b in zip(made, held)):
+            return False
+    return True
+
+
 def _matrix(mapped: mmap.mmap, n: int, dim: int, text_bytes: int) -> PairMatrix | None:
     """The arrays as views of the mapping, and the keys and values as text; ``None`` if they do not fit together."""
     offset = HEADER_BYTES
     arrays = []
-    for dtype, shape in ((_ROWID, (n,)), (_FLOAT, (n, dim)), (_FLOAT, (n, dim)), (_FLOAT, (n,)), (_FLOAT, (n,))):
+    for dtype, shape in _body_arrays(n, dim):
         count = int(np.prod(shape))
         arrays.append(np.frombuffer(mapped, dtype=dtype, count=count, offset=offset).reshape(shape))
         offset += count * dtype.itemsize
@@ -218,10 +249,14 @@ def _matrix(mapped: mmap.mmap, n: int, dim: int, text_bytes: int) -> PairMatrix 
         texts = mapped[offset : offset + text_bytes].decode("utf-8").split("\0")
     except UnicodeDecodeError:
         return None
-    rowids, key_units, value_units, key_norms, value_norms = arrays
+    rowids, key_units, value_units, key_norms, value_norms = arrays[:5]
+    codes = dict(zip(CODE_ARRAYS, arrays[5:]))
     if len(texts) != 2 * n + 1 or texts[-1] or (n > 1 and not bool((np.diff(rowids) > 0).all())):
         return None
+    if not _codes_agree(key_units, value_units, codes):
+        return None
     try:
-        return PairMatrix.adopt(texts[:n], texts[n : 2 * n], key_units, key_norms, value_units, value_norms, rowids)
+        return PairMatrix.adopt(texts[:n], texts[n : 2 * n], key_units, key_norms, value_units, value_norms, rowids,
+                                codes)
     except ValueError:  # a key that repeats
         return None
