@@ -220,7 +220,8 @@ class Pipeline:
             return _joined(parts)
         if self.device is not None:
             return self._attend_rows(pairs, queries, None, top)
-        if (self.attention.similarity == "cosine" and len(pairs) >= two_pass.MIN_KEYS and top <= TWO_PASS_TOP):
+        if (self.attention.similarity == "cosine" and len(pairs) >= two_pass.MIN_KEYS and top <= TWO_PASS_TOP
+                and two_pass.torch_ready()):
             pairs.ensure_codes()
             parts = []
             for query in queries:
@@ -305,15 +306,15 @@ class Pipeline:
         A big store on the CPU goes through its int8 copies with a certified top k (every key that
         could be among the k is scored in float32); a small one is scored whole, in numpy.
         """
-        if self.device is None and len(pairs) >= two_pass.MIN_KEYS:
+        if self.device is None and len(pairs) >= two_pass.MIN_KEYS and two_pass.torch_ready():
             pairs.ensure_codes()
             rows, sims = two_pass.nearest(pairs, query, k)
             return rows.tolist(), sims.tolist()
         if self.device is not None:
             import torch
 
-            cosine = score(torch.from_numpy(query[None, :]), *_key_tensors(pairs)).cosine[0]
-            top = torch.topk(cosine, min(k, len(pairs)), sorted=True)
+            on_device = score(torch.from_numpy(query[None, :]), *_key_tensors(pairs)).cosine[0]
+            top = torch.topk(on_device, min(k, len(pairs)), sorted=True)
             return top.indices.tolist(), top.values.tolist()
         norm = float(np.linalg.norm(query))
         cosine = pairs.key_units @ (query / np.float32(norm if norm > 0 else 1.0)).astype(np.float32)
