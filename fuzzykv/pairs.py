@@ -73,7 +73,8 @@ class PairMatrix:
         self._rowids = np.empty(0, dtype=np.int64)  # each row's rowid in the file (-1: none); sized on first use
         self._value_units = np.empty((capacity, dim), dtype=np.float32)
         self._coded = False
-        self._no_codes()
+        self._key_codes = self._value_codes = np.empty((0, dim), dtype=np.int8)  # see _no_codes
+        self._key_scales = self._key_errors = self._value_scales = self._value_errors = np.empty(0, dtype=np.float32)
         # New with every write and every copy, unique in the process: what was derived from pairs can tell it is stale.
         self.version = next(_VERSIONS)
 

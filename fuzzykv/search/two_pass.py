@@ -22,7 +22,10 @@ quarter of the bytes of a float32 pass). So every row's score lies in a known in
 
 from __future__ import annotations
 
+import atexit
 import math
+import sys
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
@@ -49,6 +52,34 @@ BLEND_SINE = 1e-4
 #: Covers float32 rounding of the first pass's bounds (in cosine units; scores are at most 2 apart).
 _MARGIN = 1e-5
 _CHUNK_ROWS = 1 << 16
+_torch_lock = threading.Lock()
+_torch_loading: threading.Thread | None = None
+
+
+def torch_ready() -> bool:
+    """Whether torch (whose ``_int_mm`` the first pass needs) is imported; if not, start importing it.
+
+    NOTE: importing torch takes about a second, several times a fresh process's whole first answer
+    from a mapped store file. So a process's first queries of a big store take the full float32
+    pass in numpy (exact too, and tens of ms at 1,000,000 keys) while torch loads on a background
+    thread; the queries after it take the two passes. Exit waits for that import to finish.
+    """
+    global _torch_loading
+    loading = _torch_loading
+    if loading is not None:
+        return not loading.is_alive()
+    if "torch" in sys.modules:
+        return True
+    with _torch_lock:
+        if _torch_loading is None:
+            _torch_loading = threading.Thread(target=_import_torch, name="fuzzykv: import torch", daemon=True)
+            _torch_loading.start()
+            atexit.register(_torch_loading.join)
+    return False
+
+
+def _import_torch() -> None:
+    import torch  # noqa: F401
 
 
 def quantise(units: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
