@@ -143,7 +143,7 @@ def test_pairs_file_keeps_the_int8_copies(glove: Embeddings, tmp_path: Path) -> 
 
 def test_a_file_of_the_old_layout_is_refused_and_rewritten(glove: Embeddings, tmp_path: Path,
                                                             monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(mapped_pairs, "MAPPED_PAIRS", 10)
+    monkeypatch.setattr(snapshot, "MAPPED_PAIRS", 10)
     path = tmp_path / "old.fkv"
     pairs = {w: glove.words[i + 500] for i, w in enumerate(glove.words[100:140])}
     with Database.open(path) as db:
