@@ -113,8 +113,7 @@ class Pipeline:
         self.device = torch_device(settings.device)
         self.key_index = KeyIndex(self.attention) if settings.attend_to == "index" else None
         words = embeddings.vocabulary if isinstance(embeddings, EncoderEmbeddings) else embeddings
-        index_settings = IndexSettings(settings.vocabulary_size, settings.n_trees, settings.search_k)
-        self.index: VocabularyIndex | None = vocabulary_index(words, index_settings) if words is not None else None
+        self.index: VocabularyIndex | None = vocabulary_index(words, IndexSettings.of(settings)) if words is not None else None
         self._values: tuple[int, ValuesDecoder] | None = None
 
     def answer(self, pairs: PairMatrix, queries: np.ndarray, k: int, exact: bool, attention_k: int | None = None) -> Answers:
