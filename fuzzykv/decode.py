@@ -80,7 +80,7 @@ class VocabularyIndex:
     def __init__(self, embeddings: Embeddings, settings: IndexSettings, layout: CacheLayout | None = None) -> None:
         self.embeddings = embeddings
         self.settings = settings
-        self._layout = layout
+        self._layout = layout or CacheLayout.default()  # fixed now: a background build writes where it was asked
         size = len(embeddings) if settings.vocabulary_size is None else min(settings.vocabulary_size, len(embeddings))
         self.size = size
         self._exact: ExactDecoder | None = None
@@ -131,7 +131,19 @@ class VocabularyIndex:
                     _warn_fallback(self.settings.index, error, stacklevel=4)
             return self._approximate
 
-    build = approximate
+    def ensure_file(self, kind: IndexKind | None = None) -> Path:
+        """The cache file of the asked-for index (or of ``kind``), built now if it is missing or damaged
+        (waiting, with a progress bar), then opened once to check it: what ``fuzzykv warm`` calls.
+
+        :raises CacheError: it is missing or damaged and the cache cannot be written.
+        """
+        kind = kind or self.settings.index
+        decoder = self._open(kind)
+        if kind == self.settings.index:
+            with self._lock:
+                if self._approximate is None:
+                    self._approximate = decoder
+        return self.index_path(kind)
 
     def current(self) -> tuple[Decoder, DecodedBy]:
         """The decoder that answers now, without waiting, and which one it is.
@@ -227,12 +239,12 @@ class VocabularyIndex:
         return self.annoy_path() if (kind or self.settings.index) == "annoy" else self.hnsw_path()
 
     def annoy_path(self) -> Path:
-        layout = self._layout or CacheLayout.default()
+        layout = self._layout
         name = f"{self.embeddings.fingerprint}-v{self.size}-angular-t{self.settings.n_trees}-s{ANNOY_SEED}"
         return layout.annoy_file(name)
 
     def hnsw_path(self) -> Path:
-        layout = self._layout or CacheLayout.default()
+        layout = self._layout
         s = self.settings
         name = (f"{self.embeddings.fingerprint}-v{self.size}-ip-m{s.hnsw_m}-c{s.hnsw_ef_construction}"
                 f"-f{hnsw_index.FORMAT}")
