@@ -1,4 +1,5 @@
 """Annoy recall against exact decode as n_trees and search_k vary; build time, size and load time.
+(benchmarks/index_recall.py sets annoy against the HNSW graph.)
 
     python benchmarks/annoy_recall.py      # writes results/annoy_recall.json and recall_vs_speed.png
 
@@ -60,10 +61,10 @@ def main() -> dict[str, Any]:
         truth, _ = VocabularyIndex(embeddings, IndexSettings(), layout).exact().search(vectors, 10)
         for n_trees in N_TREES:
             start = time.perf_counter()
-            VocabularyIndex(embeddings, IndexSettings(None, n_trees), layout).approximate()
+            VocabularyIndex(embeddings, IndexSettings(None, n_trees, index="annoy"), layout).approximate()
             build_s = time.perf_counter() - start
             for search_k in SEARCH_K:
-                index = VocabularyIndex(embeddings, IndexSettings(None, n_trees, search_k), layout)
+                index = VocabularyIndex(embeddings, IndexSettings(None, n_trees, search_k, index="annoy"), layout)
                 start = time.perf_counter()
                 decoder = index.approximate()
                 load_s = time.perf_counter() - start

@@ -31,6 +31,7 @@ class CacheLayout:
                                   its ``.npy`` array, loaded with ``mmap="r"``) and ``fingerprint``
     ``<root>/v1/annoy/<fp>.ann``  annoy indexes over a vocabulary; ``<fp>`` fingerprints the vectors,
                                   the vocabulary size and the index settings
+    ``<root>/v1/hnsw/<fp>.faiss`` faiss HNSW graphs over a vocabulary, named the same way
     """
 
     root: Path
@@ -59,6 +60,9 @@ class CacheLayout:
 
     def annoy_file(self, fingerprint: str) -> Path:
         return self.versioned / "annoy" / f"{fingerprint}.ann"
+
+    def hnsw_file(self, fingerprint: str) -> Path:
+        return self.versioned / "hnsw" / f"{fingerprint}.faiss"
 
 
 def publish_dir(final: Path, fill: Callable[[Path], None]) -> None:

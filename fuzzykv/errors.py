@@ -86,6 +86,15 @@ class IndexFallbackWarning(UserWarning):
     """The approximate vocabulary index could not be built or loaded; exact search answers instead."""
 
 
+class IndexBuildingWarning(IndexFallbackWarning):
+    """The vocabulary index is being built for the first time (in the background): this answer came
+    from the other index, already built, or from exact search, as ``answered_by`` says."""
+
+    def __init__(self, message: str, answered_by: str = "exact") -> None:
+        super().__init__(message)
+        self.answered_by = answered_by
+
+
 class EncoderOutputError(FuzzyKVError, ValueError):
     """An encoder that returned non-finite vectors (NaN or infinity); nothing was stored."""
 

@@ -20,11 +20,13 @@ Similarity = Literal["cosine", "dot"]
 AttendTo = Literal["all", "index"]
 Answers = Literal["vocabulary", "values"]
 Unknown = Literal["error", "correct", "chars"]
+IndexKind = Literal["hnsw", "annoy"]
 
 SIMILARITIES: tuple[str, ...] = get_args(Similarity)
 ATTEND_TO: tuple[str, ...] = get_args(AttendTo)
 ANSWERS: tuple[str, ...] = get_args(Answers)
 UNKNOWN: tuple[str, ...] = get_args(Unknown)
+INDEXES: tuple[str, ...] = get_args(IndexKind)
 
 #: Per similarity: dot's 1.0 keeps the write-up's raw dot-product scores.
 DEFAULT_TEMPERATURES: dict[str, float] = {"cosine": 0.03, "dot": 1.0}
@@ -33,10 +35,18 @@ DEFAULT_TEMPERATURES: dict[str, float] = {"cosine": 0.03, "dot": 1.0}
 #: (benchmarks/categories.py, figures in README.md); dot attention, the write-up's, has no value term.
 DEFAULT_VALUE_WEIGHT = 1.0
 
+#: The approximate index over the vocabulary: the faster whole query at recall@10 >= 0.99 against
+#: exact decode on the realistic workload's blends (benchmarks/index_recall.py).
+DEFAULT_INDEX: IndexKind = "hnsw"
 #: Chosen on decoded vectors of random stores (benchmarks/annoy_recall.py): recall@5 against
 #: exact >= 0.95 with margin, as tests/test_decode.py checks.
 DEFAULT_N_TREES = 20
 DEFAULT_SEARCH_K = 10_000
+#: faiss IndexHNSWFlat's links per word, candidates while building, and candidates per search:
+#: chosen with benchmarks/index_recall.py on some workload stores, reported on others.
+DEFAULT_HNSW_M = 16
+DEFAULT_HNSW_EF_CONSTRUCTION = 40
+DEFAULT_HNSW_EF_SEARCH = 64
 #: Keys attended to through the key index; chosen with benchmarks/store_size.py.
 DEFAULT_ATTEND_TOP = 128
 
@@ -117,8 +127,15 @@ class Settings:
         "With cosine similarity: a key's score adds this times its value's cosine to the query (0: keys alone).")
     vocabulary_size: int | None = _option(
         None, _optional_positive_int, "Decode only to the N most frequent words (None: every word).")
+    index: IndexKind = _option(
+        DEFAULT_INDEX, _choice(INDEXES),
+        "The approximate index over the vocabulary: 'hnsw' (a faiss HNSW graph) or 'annoy' (random projection trees).")
     n_trees: int = _option(DEFAULT_N_TREES, positive_int, "Trees of the annoy index over the vocabulary.")
     search_k: int = _option(DEFAULT_SEARCH_K, positive_int, "Tree nodes annoy searches per decode.")
+    hnsw_m: int = _option(DEFAULT_HNSW_M, positive_int, "Links per word in the HNSW graph over the vocabulary.")
+    hnsw_ef_construction: int = _option(
+        DEFAULT_HNSW_EF_CONSTRUCTION, positive_int, "Candidates the HNSW build keeps per word (a better graph, built slower).")
+    hnsw_ef_search: int = _option(DEFAULT_HNSW_EF_SEARCH, positive_int, "Candidates the HNSW graph keeps per decode.")
     attend_to: AttendTo = _option(
         "all", _choice(ATTEND_TO),
         "'all': attention over every key; 'index': over the attend_top keys an annoy index over the keys proposes.")
@@ -225,8 +242,12 @@ class Options(TypedDict, total=False):
     temperature: float | None
     value_weight: float | None
     vocabulary_size: int | None
+    index: IndexKind | None
     n_trees: int | None
     search_k: int | None
+    hnsw_m: int | None
+    hnsw_ef_construction: int | None
+    hnsw_ef_search: int | None
     attend_to: AttendTo | None
     attend_top: int | None
     answers: Answers | None

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 from gensim.models import KeyedVectors
 from gensim.test.utils import datapath
 
@@ -19,12 +21,22 @@ WRITEUP_PAIRS = {"one": "number", "cat": "animal", "dog": "animal", "ball": "toy
 
 @pytest.fixture(scope="session", autouse=True)
 def session_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    """A fresh cache folder for the run: the default vectors and annoy index are built once, for real."""
-    root = tmp_path_factory.mktemp("fuzzykv-cache")
+    """A fresh cache folder for the run, where the default caches are built once, for real, ahead
+    of the tests (as `fuzzykv warm` builds them), so that no query waits on a first build.
+
+    ``FUZZYKV_TEST_CACHE=<folder>`` keeps and reuses a folder between runs instead (for targeted runs
+    while developing; CI leaves it unset and builds everything fresh).
+    """
+    from fuzzykv.cli.warm import warm
+
+    kept = os.environ.get("FUZZYKV_TEST_CACHE")
+    root = Path(kept) if kept else tmp_path_factory.mktemp("fuzzykv-cache")
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("FUZZYKV_CACHE", str(root))
+        warm()
         yield root
-    shutil.rmtree(root, ignore_errors=True)  # about 270 MB of vectors and index
+    if not kept:
+        shutil.rmtree(root, ignore_errors=True)  # about 400 MB of vectors and indexes
 
 
 @pytest.fixture(scope="session")
@@ -47,6 +59,21 @@ def glove_file() -> Path:
 @pytest.fixture(scope="session")
 def small_vectors(glove_file: Path) -> KeyedVectors:
     return KeyedVectors.load_word2vec_format(str(glove_file), no_header=True)
+
+
+def whole_vocabulary_blends(glove: Embeddings, stores: int, keys: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Blends of random stores of keys and values from the whole vocabulary (as benchmarks/workload.py
+    draws them), and each blend's two heaviest values."""
+    rng = np.random.default_rng(seed)
+    unit = torch.from_numpy(glove.unit_vectors)
+    blends, heaviest = [], []
+    for _ in range(stores):
+        rows = rng.choice(len(glove), size=2 * keys + 10, replace=False)
+        key_vectors, values, queries = unit[rows[:keys]], unit[rows[keys : 2 * keys]], unit[rows[2 * keys :]]
+        weights = torch.softmax(queries @ key_vectors.T / 0.05, dim=-1)
+        blends.append((weights @ values).numpy())
+        heaviest.append(values[torch.topk(weights, 2, dim=-1).indices].numpy())
+    return np.concatenate(blends), np.concatenate(heaviest)
 
 
 def store_like(operations: list[tuple[bool, list[str]]], dim: int, from_file: bool = True) -> tuple[PairMatrix, dict[str, int]]:

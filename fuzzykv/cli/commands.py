@@ -1,6 +1,6 @@
 """The ``fuzzykv`` command line: a thin layer over the library, which never imports it.
 
-Heavy modules (torch, gensim, annoy) load inside the commands, so ``fuzzykv --help`` is quick.
+Heavy modules (torch, gensim, annoy, faiss) load inside the commands, so ``fuzzykv --help`` is quick.
 Options that shape answers come from :class:`fuzzykv.settings.Settings`, declared there once.
 """
 
@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, Literal, TypeVar, get_args, get_origin
 import click
 
 from ..errors import FuzzyKVError
-from ..settings import Settings
+from ..settings import IndexKind, Settings
 
 if TYPE_CHECKING:
     from ..database import Database
@@ -33,6 +33,8 @@ IMPORT_CHUNK = 10_000
 #: Settings a command line user sets per call (the others are a store's own business).
 QUERY_SETTINGS = ("similarity", "temperature", "value_weight", "vocabulary_size", "answers", "unknown", "attend_to", "device")
 STORE_SETTINGS = (*QUERY_SETTINGS, "unknown_stored")
+#: Settings that name a cache file: ``fuzzykv warm`` builds the one they pick.
+WARM_SETTINGS = ("vocabulary_size", "index", "n_trees", "hnsw_m", "hnsw_ef_construction")
 
 
 def _clean_errors(command: F) -> F:
@@ -72,7 +74,7 @@ def _settings_options(names: tuple[str, ...]) -> Callable[[F], F]:
 def _click_type(annotation: object) -> Any:
     text = str(annotation)
     for alias, choices in (("Similarity", "Similarity"), ("AttendTo", "AttendTo"), ("Answers", "Answers"),
-                           ("Unknown", "Unknown")):
+                           ("Unknown", "Unknown"), ("IndexKind", "IndexKind")):
         if alias in text:
             from .. import settings as module
 
@@ -89,7 +91,7 @@ def _answer_options(command: F) -> F:
     """The options every querying command shares."""
     options = [
         click.option("--k", "k", type=click.IntRange(min=1), default=5, show_default=True, help="How many words to answer."),
-        click.option("--exact", is_flag=True, help="Decode by exact search over the vocabulary instead of annoy."),
+        click.option("--exact", is_flag=True, help="Decode by exact search over the vocabulary instead of its index."),
         click.option("--embeddings", type=click.Path(dir_okay=False), default=None,
                      help="A GloVe or word2vec vectors file (default: GloVe 6B 50d)."),
     ]
@@ -140,12 +142,27 @@ def _open(store: str, *, read_only: bool, options: dict[str, Any] | None = None)
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="fuzzykv")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bars.")
-def main(quiet: bool) -> None:
+@click.pass_context
+def main(context: click.Context, quiet: bool) -> None:
     """fuzzykv: a fuzzy semantic key-value store over GloVe word vectors."""
+    import warnings
+
     if quiet:
         import os
 
         os.environ["TQDM_DISABLE"] = "1"
+    shown = warnings.showwarning
+
+    def note(message: Warning | str, category: type[Warning], *args: Any, **kwargs: Any) -> None:
+        from .errors import IndexFallbackWarning
+
+        if issubclass(category, IndexFallbackWarning):  # one line, as the library's errors are
+            click.echo(f"note: {message}", err=True)
+        else:
+            shown(message, category, *args, **kwargs)
+
+    warnings.showwarning = note
+    context.call_on_close(lambda: setattr(warnings, "showwarning", shown))
 
 
 @main.command()
@@ -157,7 +174,7 @@ def demo(k: int, exact: bool, embeddings: str | None, **options: Any) -> None:
 
     db = Database(DEMO_PAIRS, embeddings=embeddings, **_given(options, QUERY_SETTINGS))
     click.echo(f"store: {dict(DEMO_PAIRS)}")
-    click.echo(f"attention: {db.similarity}, temperature {db.temperature:g}; decode: {'exact' if exact else 'annoy'}\n")
+    click.echo(f"attention: {db.similarity}, temperature {db.temperature:g}; decode: {'exact' if exact else db.settings.index}\n")
     for text in DEMO_QUERIES:
         _print_result(db.search(text, k=k, exact=exact), top_keys=3)
 
@@ -329,6 +346,20 @@ def export(store: str, form: str) -> None:
     with _open(store, read_only=True) as db:
         pairs = list(db.items())
     write_pairs(pairs, sys.stdout, form)  # type: ignore[arg-type]
+
+
+@main.command()
+@click.option("--all-indexes", is_flag=True, help="Build both vocabulary indexes (hnsw and annoy), not only --index's.")
+@_settings_options(WARM_SETTINGS)
+@_clean_errors
+def warm(all_indexes: bool, **options: Any) -> None:
+    """Build every cache ahead of time (the default vectors, the spelling index, the vocabulary
+    index), so that the first query of every later process answers at once: for images and CI."""
+    from .warm import warm as build
+
+    settings = Settings.from_options(**_given(options, WARM_SETTINGS))
+    kinds: tuple[IndexKind, ...] = ("hnsw", "annoy") if all_indexes else (settings.index,)
+    build(settings, kinds, report=lambda done: click.echo(f"ready: {done.name} ({done.seconds:.1f} s): {done.path}", err=True))
 
 
 def _register_serve() -> None:

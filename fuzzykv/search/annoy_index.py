@@ -8,7 +8,7 @@ mmap and crashes on a damaged one, so a cached file is checked whole before anno
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 from annoy import AnnoyIndex
@@ -48,6 +48,11 @@ def build_angular(vectors: np.ndarray, n_trees: int, *, description: str | None 
     return index
 
 
+def annoy_meta(n_items: int, dim: int, n_trees: int) -> dict[str, Any]:
+    """What a published annoy file must be: its manifest's ``meta``, compared exactly before annoy maps it."""
+    return {"kind": "annoy", "n_items": n_items, "dim": dim, "n_trees": n_trees, "seed": ANNOY_SEED}
+
+
 def load_checked(path: Path, unit_vectors: np.ndarray, n_trees: int) -> AnnoyIndex:
     """The annoy index at ``path`` over ``unit_vectors``, verified whole (xxh3 of every byte, once per
     file identity) before annoy maps it; built and published first if it is missing or damaged.
@@ -61,7 +66,7 @@ def load_checked(path: Path, unit_vectors: np.ndarray, n_trees: int) -> AnnoyInd
         index.save(str(staging))
         index.unload()
 
-    ensure_checked(path, build, kind="annoy", n_items=n_items, dim=dim, n_trees=n_trees, seed=ANNOY_SEED)
+    ensure_checked(path, build, **annoy_meta(n_items, dim, n_trees))
     index = AnnoyIndex(dim, "angular")
     index.load(str(path))  # mmap: shared between processes, nothing read up front
     _check_loaded(index, unit_vectors)

@@ -136,8 +136,7 @@ class Pipeline:
 
             self.key_index = KeyIndex(self.attention)
         words = embeddings if isinstance(embeddings, Embeddings) else embeddings.vocabulary
-        index_settings = IndexSettings(settings.vocabulary_size, settings.n_trees, settings.search_k)
-        self.index: VocabularyIndex | None = vocabulary_index(words, index_settings) if words is not None else None
+        self.index: VocabularyIndex | None = vocabulary_index(words, IndexSettings.of(settings)) if words is not None else None
         self._values: tuple[int, ValuesDecoder] | None = None
 
     def answer(self, pairs: PairMatrix, queries: np.ndarray, k: int, exact: bool, attention_k: int | None = None,

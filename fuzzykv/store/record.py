@@ -51,6 +51,8 @@ class StoreRecord:
                 settings = dict(saved["settings"])
             else:  # format 1 kept three options beside the identity
                 settings = {name: saved[name] for name in ("similarity", "temperature", "vocabulary_size")}
+            # Stores saved before the index option decoded through annoy: they keep answering as they did.
+            settings.setdefault("index", "annoy")
             return cls(str(saved["embeddings"]), str(saved["fingerprint"]), int(saved["dim"]), settings,
                        saved.get("probes"), path)
         except (KeyError, TypeError, ValueError) as error:

@@ -1,8 +1,10 @@
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
 import torch
+from conftest import whole_vocabulary_blends
 
 from fuzzykv import IndexFallbackWarning, InvalidOptionError
 from fuzzykv.cache import CacheLayout
@@ -14,6 +16,8 @@ from fuzzykv.search.attention import Attention, score
 from fuzzykv.search.decode import HINT_WORDS, IndexSettings, VocabularyIndex, vocabulary_index
 from fuzzykv.search.exact import ExactDecoder
 from fuzzykv.settings import Settings
+
+ANNOY = IndexSettings(index="annoy")
 
 
 def decoded_vectors(glove: Embeddings, stores: int, seed: int) -> np.ndarray:
@@ -34,7 +38,8 @@ def decoded_vectors(glove: Embeddings, stores: int, seed: int) -> np.ndarray:
 
 @pytest.fixture(scope="module")
 def default_index(glove: Embeddings) -> VocabularyIndex:
-    return vocabulary_index(glove, IndexSettings())
+    """The annoy index at its default settings (the write-up's index; HNSW is tested in test_hnsw_index.py)."""
+    return vocabulary_index(glove, ANNOY)
 
 
 def test_exact_decode_equals_gensim_similar_by_vector(glove: Embeddings, default_index: VocabularyIndex) -> None:
@@ -77,7 +82,7 @@ def test_annoy_scores_are_exact_cosines_sorted_best_first(glove: Embeddings, def
 
 
 def test_the_index_is_built_once_and_shared(glove: Embeddings, default_index: VocabularyIndex) -> None:
-    assert vocabulary_index(glove, IndexSettings()) is default_index
+    assert vocabulary_index(glove, ANNOY) is default_index
     assert default_index.annoy_path().exists()
 
 
@@ -86,8 +91,9 @@ def small(glove_file: Path) -> Embeddings:
     return load_embeddings(glove_file)
 
 
-def small_index(small: Embeddings, root: Path, **settings: int) -> VocabularyIndex:
-    return VocabularyIndex(small, IndexSettings(**settings), CacheLayout(root))
+def small_index(small: Embeddings, root: Path, **settings: Any) -> VocabularyIndex:
+    """An index over gensim's GloVe slice in its own cache folder: annoy unless ``index=`` says otherwise."""
+    return VocabularyIndex(small, IndexSettings(**{"index": "annoy", **settings}), CacheLayout(root))
 
 
 def test_same_seed_same_index_same_answers(small: Embeddings, tmp_path: Path) -> None:
@@ -126,10 +132,11 @@ def test_an_index_without_its_manifest_is_rebuilt(small: Embeddings, tmp_path: P
     assert isinstance(small_index(small, tmp_path).approximate(), AnnoyDecoder)
 
 
-def test_unwritable_cache_falls_back_to_exact_with_a_warning(small: Embeddings, tmp_path: Path) -> None:
+@pytest.mark.parametrize("kind", ["annoy", "hnsw"])
+def test_unwritable_cache_falls_back_to_exact_with_a_warning(small: Embeddings, tmp_path: Path, kind: str) -> None:
     blocker = tmp_path / "not-a-folder"
     blocker.write_text("a file where the cache folder should be")
-    index = small_index(small, blocker)
+    index = small_index(small, blocker, index=kind)
     with pytest.warns(IndexFallbackWarning, match="exact search"):
         decoder = index.approximate()
     vectors = np.array(small.vectors[:5])
@@ -137,7 +144,8 @@ def test_unwritable_cache_falls_back_to_exact_with_a_warning(small: Embeddings, 
 
 
 @pytest.mark.parametrize(
-    ("field", "value"), [("n_trees", 0), ("search_k", -5), ("vocabulary_size", 0), ("n_trees", 2.5), ("search_k", True)]
+    ("field", "value"), [("n_trees", 0), ("search_k", -5), ("vocabulary_size", 0), ("n_trees", 2.5), ("search_k", True),
+                         ("index", "faiss"), ("hnsw_m", 0), ("hnsw_ef_search", 1.5), ("hnsw_ef_construction", None)]
 )
 def test_bad_index_settings_are_rejected(field: str, value: object) -> None:
     with pytest.raises(InvalidOptionError, match=field):
@@ -202,20 +210,6 @@ def test_before_annoy_opens_hints_are_empty_and_cost_nothing(small: Embeddings, 
     hints = index.hints(["a", "b"], np.array(small.vectors[:2]))
     assert [len(h) for h in hints] == [0, 0]
     assert not index.annoy_path().exists()  # asking for hints never builds the index
-
-
-def whole_vocabulary_blends(glove: Embeddings, stores: int, keys: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """Blends of random stores of keys and values from the whole vocabulary, and their two heaviest values."""
-    rng = np.random.default_rng(seed)
-    unit = torch.from_numpy(glove.unit_vectors)
-    blends, heaviest = [], []
-    for _ in range(stores):
-        rows = rng.choice(len(glove), size=2 * keys + 10, replace=False)
-        key_vectors, values, queries = unit[rows[:keys]], unit[rows[keys : 2 * keys]], unit[rows[2 * keys :]]
-        weights = torch.softmax(queries @ key_vectors.T / 0.05, dim=-1)
-        blends.append((weights @ values).numpy())
-        heaviest.append(values[torch.topk(weights, 2, dim=-1).indices].numpy())
-    return np.concatenate(blends), np.concatenate(heaviest)
 
 
 def test_annoy_recall_with_hints_on_big_store_blends(glove: Embeddings, default_index: VocabularyIndex) -> None:
