@@ -18,7 +18,7 @@ from . import errors
 from .body import BodyLimit
 from .config import ServeConfig
 from .models import ErrorBody
-from .routers import neighbours, pairs, query, service
+from .routers import keymap, neighbours, page, pairs, query, service
 
 if TYPE_CHECKING:
     from ..database import Database
@@ -58,6 +58,8 @@ def create_app(config: ServeConfig, *, database: Database | None = None) -> Fast
         summary="A fuzzy semantic key-value store over word vectors.",
         lifespan=lifespan,
         responses=ERROR_RESPONSES,
+        docs_url=None,  # /docs and /redoc come from the page router, with their assets from the package
+        redoc_url=None,
     )
     app.state.config = config
     if database is not None:
@@ -67,6 +69,8 @@ def create_app(config: ServeConfig, *, database: Database | None = None) -> Fast
     app.include_router(pairs.router)
     app.include_router(query.router)
     app.include_router(neighbours.router)
+    app.include_router(keymap.router)
+    app.include_router(page.router)
     errors.install(app)
     app.add_middleware(BodyLimit, max_body=config.max_body)
     return app

@@ -77,6 +77,7 @@ class Candidate(BaseModel):
 class Weight(BaseModel):
     key: str
     weight: float
+    value: str | None = Field(None, description="The key's value (null if it was deleted meanwhile).")
 
 
 class CorrectionOut(BaseModel):
@@ -167,3 +168,51 @@ class ErrorDetail(BaseModel):
 
 class ErrorBody(BaseModel):
     error: ErrorDetail
+
+
+# -- the map (the page's 2-D view of the keys) -------------------------------------------------------
+
+#: The most keys one map draws (a sample of the store beyond that).
+MAX_MAP_KEYS = 5_000
+
+
+class MapPoint(BaseModel):
+    key: str
+    value: str
+    x: float
+    y: float
+
+
+class Placed(BaseModel):
+    text: str
+    x: float
+    y: float
+
+
+Finite = Annotated[float, Field(allow_inf_nan=False)]
+Vector = Annotated[list[Finite], Field(min_length=1, max_length=4_096)]
+
+
+class Projection(Request):
+    """The map's axes: a vector ``v`` (unit length, as the keys') lands at ``axes @ (v - mean)``."""
+
+    mean: Vector
+    axes: Annotated[list[Vector], Field(min_length=2, max_length=2)]
+
+
+class MapAnswer(BaseModel):
+    total: int = Field(description="Pairs in the store.")
+    sampled: int = Field(description="Keys drawn: all of them, or an even sample of at most 5,000.")
+    explained: list[float] = Field(description="The share of the sample's variance along each axis.")
+    projection: Projection
+    points: list[MapPoint]
+    query: Placed | None = Field(None, description="Where ?text= lands, when given.")
+
+
+class PlaceBody(Request):
+    texts: Annotated[list[Text], Field(min_length=1, max_length=LIMITS.max_k)]
+    projection: Projection
+
+
+class PlaceAnswer(BaseModel):
+    points: list[Placed]

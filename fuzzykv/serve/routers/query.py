@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from fastapi import APIRouter, Depends
@@ -17,15 +18,17 @@ if TYPE_CHECKING:
 router = APIRouter(prefix="/v1", tags=["query"], dependencies=[Depends(require_token)])
 
 
-def answer(result: QueryResult, vector: bool = False) -> QueryAnswer:
-    """A :class:`~fuzzykv.results.QueryResult` as JSON (NaN, for no key, becomes null)."""
+def answer(result: QueryResult, vector: bool = False, values: Mapping[str, str] | None = None) -> QueryAnswer:
+    """A :class:`~fuzzykv.results.QueryResult` as JSON (NaN, for no key, becomes null); ``values``
+    (the store) gives each listed key its value, as the page shows them."""
+    value_of = values.get if values is not None else (lambda key: None)
     best = float(result.best_similarity)
     corrections: Any = getattr(result, "corrections", None)
     return QueryAnswer(
         text=result.text,
         words=result.words,
         candidates=[Candidate(word=w, similarity=float(s)) for w, s in result.candidates],
-        attention=[Weight(key=k, weight=float(w)) for k, w in result.attention],
+        attention=[Weight(key=k, weight=float(w), value=value_of(k)) for k, w in result.attention],
         best_similarity=best if math.isfinite(best) else None,
         ignored=list(result.ignored),
         spelled=list(result.spelled),
@@ -48,7 +51,7 @@ async def query(body: QueryBody, db: Store) -> QueryAnswer:
         body.text, k=body.k, exact=body.exact, attention_k=body.attention_k, min_similarity=body.min_similarity,
         positive=body.positive, negative=body.negative,
     )
-    return answer(result, body.vector)
+    return answer(result, body.vector, db)
 
 
 @router.post("/query:batch", response_model=QueryBatchAnswer)
@@ -57,4 +60,4 @@ def query_batch(body: QueryBatchBody, db: Store) -> QueryBatchAnswer:
     one bad text fails the whole batch."""
     results = db.search_batch(body.texts, k=body.k, exact=body.exact, attention_k=body.attention_k,
                               min_similarity=body.min_similarity)
-    return QueryBatchAnswer(results=[answer(result, body.vector) for result in results])
+    return QueryBatchAnswer(results=[answer(result, body.vector, db) for result in results])
