@@ -18,7 +18,9 @@ from urllib.parse import quote
 import httpx
 
 from . import errors
-from .errors import FuzzyKVError, InvalidOptionError
+from .errors import AuthenticationError, FuzzyKVError, MissingKeyError, RequestTooLargeError, ServiceUnavailableError
+
+__all__ = ["AuthenticationError", "RemoteDatabase", "RemoteError", "RequestTooLargeError", "ServiceUnavailableError"]
 
 if TYPE_CHECKING:
     from .results import Classification, Neighbour, QueryResult
@@ -30,34 +32,12 @@ PAGE = 1_000
 
 
 class RemoteError(FuzzyKVError):
-    """An error of the service itself rather than of the store: its ``status`` and error ``kind``."""
+    """An answer of the service that names no fuzzykv error: its ``status`` and error ``kind``."""
 
     def __init__(self, message: str, status: int | None = None, kind: str = "") -> None:
         super().__init__(message)
         self.status = status
         self.kind = kind
-
-
-class AuthenticationError(RemoteError, PermissionError):
-    """The service needs a token and the request had none, or a wrong one (401)."""
-
-
-class RequestTooLargeError(RemoteError, ValueError):
-    """A request body over the service's ``--max-body`` (413)."""
-
-
-class ServiceUnavailableError(RemoteError, ConnectionError):
-    """The service could not be reached, or did not answer in time."""
-
-
-#: Error type names the service sends -> the classes raised here; any other name is a RemoteError.
-ERROR_CLASSES: dict[str, type[Exception]] = {
-    **{name: kind for name, kind in vars(errors).items() if isinstance(kind, type) and issubclass(kind, FuzzyKVError)},
-    # A schema violation: what a local Database raises for a wrong type or value is a ValueError too.
-    "ValidationError": InvalidOptionError,
-    "AuthenticationError": AuthenticationError,
-    "RequestTooLargeError": RequestTooLargeError,
-}
 
 
 class RemoteDatabase(MutableMapping[str, str]):
@@ -110,25 +90,26 @@ class RemoteDatabase(MutableMapping[str, str]):
     # -- the mapping --------------------------------------------------------------------------
 
     def __getitem__(self, key: str) -> str:
-        if not isinstance(key, str):
+        if not isinstance(key, str) or not key.split():  # a blank key is never stored
             raise KeyError(key)
         try:
             value: str = self._call("GET", self._pair_path(key))["value"]
-        except _Missing:
+        except MissingKeyError:
             raise KeyError(key) from None
         return value
 
     def __setitem__(self, key: str, value: str) -> None:
         if not isinstance(value, str):
             raise errors.NotTextError(f"values are strings, got {type(value).__name__} {value!r}")
+        self._checked([key, value], 1, None, None)
         self._call("PUT", self._pair_path(key), json={"value": value})
 
     def __delitem__(self, key: str) -> None:
-        if not isinstance(key, str):
+        if not isinstance(key, str) or not key.split():
             raise KeyError(key)
         try:
             self._call("DELETE", self._pair_path(key))
-        except _Missing:
+        except MissingKeyError:
             raise KeyError(key) from None
 
     def __contains__(self, key: object) -> bool:
@@ -165,17 +146,41 @@ class RemoteDatabase(MutableMapping[str, str]):
 
     def update(self, other: Mapping[str, str] | Iterable[tuple[str, str]] = (), /, **more: str) -> None:  # type: ignore[override]
         """Set many pairs: one transaction per 1,000 pairs (all of them, or none of them)."""
-        pairs = list(other.items() if isinstance(other, Mapping) else other) + list(more.items())
+        # As dict.update: anything with keys() is read as a mapping (other[key]), else as (key, value) pairs.
+        keys = getattr(other, "keys", None)
+        listed = [(key, other[key]) for key in keys()] if callable(keys) else list(other)  # type: ignore[index]
+        pairs = listed + list(more.items())
+        self._checked([text for pair in pairs for text in pair], 1, None, None)
         for start in range(0, len(pairs), PAGE):
             chunk = [{"key": key, "value": value} for key, value in pairs[start : start + PAGE]]
             self._call("POST", "/v1/pairs:batch", json={"pairs": chunk})
 
     # -- fuzzy reads ------------------------------------------------------------------------
 
+    # -- the checks a local store makes, made here first, so the same calls raise the same classes --
+
+    @staticmethod
+    def _checked(texts: Sequence[object], k: int, attention_k: int | None, min_similarity: float | None) -> None:
+        from .settings import positive_int
+
+        for text in texts:
+            if not isinstance(text, str):
+                raise errors.NotTextError(f"expected a string, got {type(text).__name__}: {text!r}")
+            if not text.split():
+                raise errors.EmptyTextError(f"expected a word or more, got the empty or blank text {text!r}")
+        positive_int("k", k)
+        if attention_k is not None:
+            positive_int("attention_k", attention_k)
+        if min_similarity is not None and (
+            isinstance(min_similarity, bool) or not isinstance(min_similarity, (int, float)) or not -1 <= min_similarity <= 1
+        ):
+            raise errors.InvalidOptionError(f"min_similarity must be a cosine similarity between -1 and 1, got {min_similarity!r}")
+
     def query(self, text: str | None = None, k: int = 5, *, exact: bool = False, min_similarity: float | None = None,
               positive: str | Sequence[str] = (), negative: str | Sequence[str] = ()) -> list[str]:
         """As :meth:`fuzzykv.Database.query`."""
         body = self._query_body(text, k, exact, min_similarity, positive, negative, attention_k=1, vector=False)
+        self._checked([*([text] if text is not None else []), *body["positive"], *body["negative"]], k, 1, min_similarity)
         words: list[str] = self._call("POST", "/v1/query", json=body)["words"]
         return words
 
@@ -185,6 +190,8 @@ class RemoteDatabase(MutableMapping[str, str]):
         """As :meth:`fuzzykv.Database.search`; ``vector`` is the service's blended vector (float32),
         the same as a local store's. ``attention_k=None`` lists the 10 heaviest keys."""
         body = self._query_body(text, k, exact, min_similarity, positive, negative, attention_k, vector=True)
+        self._checked([*([text] if text is not None else []), *body["positive"], *body["negative"]], k, attention_k,
+                      min_similarity)
         return _result(self._call("POST", "/v1/query", json=body))
 
     def query_batch(self, texts: Sequence[str], k: int = 5, *, exact: bool = False,
@@ -192,6 +199,7 @@ class RemoteDatabase(MutableMapping[str, str]):
         """As :meth:`fuzzykv.Database.query_batch` (one request)."""
         if isinstance(texts, (str, bytes)):
             raise errors.NotTextError("query_batch takes a list of strings, got a single string; use query()")
+        self._checked(list(texts), k, None, min_similarity)
         body = {"texts": list(texts), "k": k, "exact": exact, "min_similarity": min_similarity, "attention_k": 1}
         return [result["words"] for result in self._call("POST", "/v1/query:batch", json=body)["results"]]
 
@@ -200,6 +208,7 @@ class RemoteDatabase(MutableMapping[str, str]):
         """As :meth:`fuzzykv.Database.search_batch` (one request); ``attention_k=None`` lists the 10 heaviest keys."""
         if isinstance(texts, (str, bytes)):
             raise errors.NotTextError("search_batch takes a list of strings, got a single string; use search()")
+        self._checked(list(texts), k, attention_k, min_similarity)
         body: dict[str, Any] = {"texts": list(texts), "k": k, "exact": exact, "min_similarity": min_similarity,
                                 "vector": True}
         if attention_k is not None:
@@ -208,6 +217,7 @@ class RemoteDatabase(MutableMapping[str, str]):
 
     def lookup(self, text: str, default: T | None = None, min_similarity: float | None = None) -> str | T | None:
         """As :meth:`fuzzykv.Database.lookup`."""
+        self._checked([text], 1, None, min_similarity)
         found = self._call("POST", "/v1/lookup", json={"text": text, "min_similarity": min_similarity})
         value: str | None = found["value"]
         return default if value is None else value
@@ -216,6 +226,7 @@ class RemoteDatabase(MutableMapping[str, str]):
         """As :meth:`fuzzykv.Database.nearest`."""
         from .results import Neighbour
 
+        self._checked([text], k, None, None)
         found = self._call("POST", "/v1/nearest", json={"text": text, "k": k})["neighbours"]
         return [Neighbour(n["key"], n["value"], n["similarity"]) for n in found]
 
@@ -223,6 +234,7 @@ class RemoteDatabase(MutableMapping[str, str]):
         """As :meth:`fuzzykv.Database.classify`."""
         from .results import Classification, Neighbour
 
+        self._checked([text], k, None, None)
         found = self._call("POST", "/v1/classify", json={"text": text, "k": k})
         return Classification(
             label=found["label"],
@@ -272,29 +284,19 @@ class RemoteDatabase(MutableMapping[str, str]):
         return body
 
 
-class _Missing(RemoteError, KeyError):
-    """A 404 for a key: turned into a plain ``KeyError(key)``, as a dict raises."""
-
-
 def _error_from(response: httpx.Response) -> Exception:
-    """The fuzzykv error class the service named, with its message; RemoteError if it named none."""
+    """The fuzzykv error class the service named (:func:`fuzzykv.errors.error_class`), rebuilt from
+    its body; a :class:`RemoteError` if it named none."""
     status = response.status_code
     try:
         error = response.json()["error"]
         kind, message = str(error["type"]), str(error["message"])
     except (ValueError, KeyError, TypeError):
         return RemoteError(f"the service answered {status} without a fuzzykv error: {response.text[:200]!r}", status)
-    if kind == "KeyError":
-        return _Missing(message, status, kind)
-    if kind == "UnknownWordError" and "words" in error:
-        return errors.UnknownWordError(error.get("text", ""), error["words"], error.get("vocabulary_size", 0),
-                                       error.get("every_word", True))
-    known = ERROR_CLASSES.get(kind)
+    known = errors.error_class(kind)
     if known is None:
         return RemoteError(f"{message} (HTTP {status}, {kind})", status, kind)
-    if issubclass(known, RemoteError):
-        return known(message, status, kind)
-    return known(message)
+    return known.from_http(message, error)
 
 
 def _result(found: dict[str, Any]) -> QueryResult:
