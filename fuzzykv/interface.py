@@ -28,6 +28,9 @@ def as_dict(pairs: Mapping[str, str] | Iterable[tuple[str, str]]) -> dict[str, s
         raise NotTextError("pairs must be a mapping of str to str or an iterable of (key, value), got a string")
     if isinstance(pairs, Mapping):
         return dict(pairs)
+    keys = getattr(pairs, "keys", None)
+    if callable(keys):  # as dict.update: an object with keys() and __getitem__ is read as a mapping
+        return {key: pairs[key] for key in keys()}  # type: ignore[index]
     out: dict[str, str] = {}
     try:
         for number, pair in enumerate(pairs):

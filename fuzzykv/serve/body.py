@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from .errors import error_response
+from ..errors import RequestTooLargeError
+from .errors import response_of
 
 
 class BodyLimit:
@@ -53,10 +54,11 @@ class BodyLimit:
         await self.app(scope, replay, send)
 
     async def _too_large(self, scope: Scope, receive: Receive, send: Send) -> None:
-        response = error_response(
-            413, "RequestTooLargeError",
-            f"the request body is over this service's limit of {self.max_body:,} bytes; send less "
-            "(split a batch into several requests) or start the service with a larger --max-body",
+        response = response_of(
+            RequestTooLargeError(
+                f"the request body is over this service's limit of {self.max_body:,} bytes; send less "
+                "(split a batch into several requests) or start the service with a larger --max-body"
+            ),
             headers={"Connection": "close"},
         )
         await response(scope, receive, send)

@@ -11,16 +11,18 @@ Imports only httpx and fuzzykv's errors (results load on first use), never FastA
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import quote
 
 import httpx
 
 from .. import errors
-from ..errors import FuzzyKVError, InvalidOptionError
+from ..errors import AuthenticationError, FuzzyKVError, MissingKeyError, RequestTooLargeError, ServiceUnavailableError
 from ..interface import BaseDatabase, SearchOptions
 from ..settings import positive_int
+
+__all__ = ["AuthenticationError", "RemoteDatabase", "RemoteError", "RequestTooLargeError", "ServiceUnavailableError"]
 
 if TYPE_CHECKING:
     from ..results import Classification, Neighbour, QueryResult
@@ -32,7 +34,7 @@ PAGE = 1_000
 
 
 class RemoteError(FuzzyKVError):
-    """An error of the service itself rather than of the store: its ``status`` and error ``kind``."""
+    """An answer of the service that names no fuzzykv error: its ``status`` and error ``kind``."""
 
     def __init__(self, message: str, status: int | None = None, kind: str = "") -> None:
         super().__init__(message)
@@ -40,26 +42,6 @@ class RemoteError(FuzzyKVError):
         self.kind = kind
 
 
-class AuthenticationError(RemoteError, PermissionError):
-    """The service needs a token and the request had none, or a wrong one (401)."""
-
-
-class RequestTooLargeError(RemoteError, ValueError):
-    """A request body over the service's ``--max-body`` (413)."""
-
-
-class ServiceUnavailableError(RemoteError, ConnectionError):
-    """The service could not be reached, or did not answer in time."""
-
-
-#: Error type names the service sends -> the classes raised here; any other name is a RemoteError.
-ERROR_CLASSES: dict[str, type[Exception]] = {
-    **{name: kind for name, kind in vars(errors).items() if isinstance(kind, type) and issubclass(kind, FuzzyKVError)},
-    # A schema violation: what a local Database raises for a wrong type or value is a ValueError too.
-    "ValidationError": InvalidOptionError,
-    "AuthenticationError": AuthenticationError,
-    "RequestTooLargeError": RequestTooLargeError,
-}
 
 
 class RemoteDatabase(BaseDatabase):
@@ -112,25 +94,26 @@ class RemoteDatabase(BaseDatabase):
     # -- the mapping --------------------------------------------------------------------------
 
     def __getitem__(self, key: str) -> str:
-        if not isinstance(key, str):
+        if not isinstance(key, str) or not key.split():  # a blank key is never stored
             raise KeyError(key)
         try:
             value: str = self._call("GET", self._pair_path(key))["value"]
-        except _Missing:
+        except MissingKeyError:
             raise KeyError(key) from None
         return value
 
     def __setitem__(self, key: str, value: str) -> None:
         if not isinstance(value, str):
             raise errors.NotTextError(f"values are strings, got {type(value).__name__} {value!r}")
+        _check_texts([key, value])
         self._call("PUT", self._pair_path(key), json={"value": value})
 
     def __delitem__(self, key: str) -> None:
-        if not isinstance(key, str):
+        if not isinstance(key, str) or not key.split():
             raise KeyError(key)
         try:
             self._call("DELETE", self._pair_path(key))
-        except _Missing:
+        except MissingKeyError:
             raise KeyError(key) from None
 
     def __contains__(self, key: object) -> bool:
@@ -169,12 +152,13 @@ class RemoteDatabase(BaseDatabase):
             params["after"] = after
         try:
             page = self._call("GET", "/v1/pairs", params=params)
-        except _Missing:
+        except MissingKeyError:
             raise KeyError(after) from None
         return [(pair["key"], pair["value"]) for pair in page["pairs"]], page["next"] is not None
 
     def _write(self, pairs: dict[str, str]) -> None:
         """One transaction per 1,000 pairs (all of them, or none of them)."""
+        _check_texts([text for pair in pairs.items() for text in pair])
         listed = list(pairs.items())
         for start in range(0, len(listed), PAGE):
             chunk = [{"key": key, "value": value} for key, value in listed[start : start + PAGE]]
@@ -185,14 +169,17 @@ class RemoteDatabase(BaseDatabase):
     def _search(self, text: str | None, positive: list[str], negative: list[str], options: SearchOptions) -> QueryResult:
         """``vector`` is the service's blended vector (float32), the same as a local store's;
         ``attention_k=None`` lists the service's 10 heaviest keys."""
+        _check_texts([*([text] if text is not None else []), *positive, *negative])
         body = {"text": text, "positive": positive, "negative": negative, **_options_body(options)}
         return _result(self._call("POST", "/v1/query", json=body))
 
     def _search_batch(self, texts: list[str], options: SearchOptions) -> list[QueryResult]:
+        _check_texts(texts)
         body = {"texts": texts, **_options_body(options)}
         return [_result(found) for found in self._call("POST", "/v1/query:batch", json=body)["results"]]
 
     def _lookup(self, text: str, threshold: float) -> str | None:
+        _check_texts([text])
         bound = None if threshold == -float("inf") else threshold
         value: str | None = self._call("POST", "/v1/lookup", json={"text": text, "min_similarity": bound})["value"]
         return value
@@ -200,12 +187,14 @@ class RemoteDatabase(BaseDatabase):
     def _nearest(self, text: str, k: int) -> list[Neighbour]:
         from ..results import Neighbour
 
+        _check_texts([text])
         found = self._call("POST", "/v1/nearest", json={"text": text, "k": k})["neighbours"]
         return [Neighbour(n["key"], n["value"], n["similarity"]) for n in found]
 
     def _classify(self, text: str, k: int) -> Classification:
         from ..results import Classification, Neighbour
 
+        _check_texts([text])
         found = self._call("POST", "/v1/classify", json={"text": text, "k": k})
         return Classification(
             label=found["label"],
@@ -235,29 +224,29 @@ class RemoteDatabase(BaseDatabase):
         return f"RemoteDatabase({self.url!r})"
 
 
-class _Missing(RemoteError, KeyError):
-    """A 404 for a key: turned into a plain ``KeyError(key)``, as a dict raises."""
-
 
 def _error_from(response: httpx.Response) -> Exception:
-    """The fuzzykv error class the service named, with its message; RemoteError if it named none."""
+    """The fuzzykv error class the service named (:func:`fuzzykv.errors.error_class`), rebuilt from
+    its body; a :class:`RemoteError` if it named none."""
     status = response.status_code
     try:
         error = response.json()["error"]
         kind, message = str(error["type"]), str(error["message"])
     except (ValueError, KeyError, TypeError):
         return RemoteError(f"the service answered {status} without a fuzzykv error: {response.text[:200]!r}", status)
-    if kind == "KeyError":
-        return _Missing(message, status, kind)
-    if kind == "UnknownWordError" and "words" in error:
-        return errors.UnknownWordError(error.get("text", ""), error["words"], error.get("vocabulary_size", 0),
-                                       error.get("every_word", True))
-    known = ERROR_CLASSES.get(kind)
+    known = errors.error_class(kind)
     if known is None:
         return RemoteError(f"{message} (HTTP {status}, {kind})", status, kind)
-    if issubclass(known, RemoteError):
-        return known(message, status, kind)
-    return known(message)
+    return known.from_http(message, error)
+
+
+def _check_texts(texts: Sequence[object]) -> None:
+    """The checks a local store makes of texts, made here first, so the same calls raise the same classes."""
+    for text in texts:
+        if not isinstance(text, str):
+            raise errors.NotTextError(f"expected a string, got {type(text).__name__}: {text!r}")
+        if not text.split():
+            raise errors.EmptyTextError(f"expected a word or more, got the empty or blank text {text!r}")
 
 
 def _result(found: dict[str, Any]) -> QueryResult:

@@ -1,11 +1,13 @@
 """Every error the service answers, in one JSON shape: ``{"error": {"type": ..., "message": ...}}``.
 
-One table maps fuzzykv's error classes to HTTP statuses; the client maps the type name back to the
-class. No traceback reaches a client: a 5xx is logged with its traceback on the server.
+The status and type name of a library error come from its class (``http_status``, ``error_type``
+in :mod:`fuzzykv.errors`); the client maps the type name back with :func:`fuzzykv.errors.error_class`.
+No traceback reaches a client: a 5xx is logged with its traceback on the server.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Mapping
 from typing import Any
@@ -14,71 +16,55 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
+from starlette.routing import Match
 
 from .. import errors
+from ..errors import AuthenticationError, MissingKeyError
+
+__all__ = ["AuthenticationError", "MissingKeyError", "error_response", "install", "status_of"]
 
 log = logging.getLogger("fuzzykv.serve")
 
-#: Most specific first: the first class an error is an instance of decides its status.
-STATUSES: tuple[tuple[type[Exception], int], ...] = (
-    (errors.ReadOnlyStoreError, 403),
-    (errors.StoreSettingsError, 409),
-    (errors.StoreFullError, 507),
-    (errors.StoreClosedError, 503),
-    (errors.ShardUnavailableError, 503),
-    (errors.UnknownWordError, 400),
-    (errors.EmptyTextError, 400),
-    (errors.NotTextError, 400),
-    (errors.InvalidOptionError, 400),
-    (errors.EmptyDatabaseError, 400),
-    (errors.NotAPairError, 400),
-    (errors.EncoderOutputError, 400),
-    (errors.PairsFileError, 400),
-)
 #: Starlette's own HTTP errors (unknown path, wrong method), named for the error shape.
 HTTP_TYPES = {404: "NotFound", 405: "MethodNotAllowed"}
 
 
-class MissingKeyError(Exception):
-    """No pair has this key: a 404 whose type the client reads back as ``KeyError``."""
+class SafeJSONResponse(JSONResponse):
+    """JSON that always encodes: text holding a lone UTF-16 surrogate (which UTF-8 cannot carry) is
+    sent with ``\\uXXXX`` escapes instead of failing while the answer is rendered."""
 
-    def __init__(self, key: str) -> None:
-        super().__init__(key)
-        self.key = key
-
-
-class AuthenticationError(Exception):
-    """A ``/v1`` request without the service's bearer token: 401."""
+    def render(self, content: Any) -> bytes:
+        try:
+            return super().render(content)
+        except UnicodeEncodeError:
+            return json.dumps(content, ensure_ascii=True, allow_nan=False, separators=(",", ":")).encode("ascii")
 
 
 def error_response(status: int, kind: str, message: str, headers: Mapping[str, str] | None = None,
                    **extra: Any) -> JSONResponse:
-    return JSONResponse({"error": {"type": kind, "message": message, **extra}}, status_code=status, headers=headers)
+    return SafeJSONResponse({"error": {"type": kind, "message": message, **extra}}, status_code=status, headers=headers)
 
 
 def status_of(error: errors.FuzzyKVError) -> int:
-    return next((status for kind, status in STATUSES if isinstance(error, kind)), 500)
+    """The HTTP status the service answers ``error`` with (its class's ``http_status``)."""
+    return error.http_status
+
+
+def response_of(error: errors.FuzzyKVError, headers: Mapping[str, str] | None = None) -> JSONResponse:
+    """``error`` in the service's error shape, with its class's status and type name."""
+    return error_response(error.http_status, error.error_type, str(error), headers=headers, **error.http_fields())
 
 
 async def _fuzzykv_error(request: Request, error: Exception) -> JSONResponse:
     assert isinstance(error, errors.FuzzyKVError)
-    status = status_of(error)
-    if status >= 500:
+    if error.http_status >= 500:
         log.error("%s %s failed with %s", request.method, request.url.path, type(error).__name__, exc_info=error)
-    extra: dict[str, Any] = {}
-    if isinstance(error, errors.UnknownWordError):  # enough for the client to rebuild the error
-        extra = {"text": error.text, "words": list(error.words), "vocabulary_size": error.vocabulary_size,
-                 "every_word": error.every_word}
-    return error_response(status, type(error).__name__, str(error), **extra)
-
-
-async def _missing_key(request: Request, error: Exception) -> JSONResponse:
-    assert isinstance(error, MissingKeyError)
-    return error_response(404, "KeyError", f"no pair has the key {error.key!r}")
-
-
-async def _unauthenticated(request: Request, error: Exception) -> JSONResponse:
-    return error_response(401, "AuthenticationError", str(error), headers={"WWW-Authenticate": "Bearer"})
+    headers = None
+    if isinstance(error, AuthenticationError):
+        headers = {"WWW-Authenticate": "Bearer"}
+    elif error.http_status == 503:
+        headers = {"Retry-After": "1"}
+    return response_of(error, headers)
 
 
 async def _invalid(request: Request, error: Exception) -> JSONResponse:
@@ -91,18 +77,31 @@ async def _invalid(request: Request, error: Exception) -> JSONResponse:
             continue
         problems.append(f"{where}: {problem.get('msg', 'invalid')}")
     message = "; ".join(problems) + "; see /docs for the request schema and /v1/info for the limits"
-    return error_response(422, "ValidationError", message)
+    return response_of(errors.RequestSchemaError(message))
+
+
+def allowed_methods(request: Request) -> list[str]:
+    """Every method some route takes at this path (all of them, not only the first route's)."""
+    methods: set[str] = set()
+    for route in request.app.router.routes:
+        match, _ = route.matches({**request.scope, "method": "\0"})
+        if match != Match.NONE:
+            methods.update(getattr(route, "methods", None) or ())
+    return sorted(methods)
 
 
 async def _http(request: Request, error: Exception) -> JSONResponse:
     assert isinstance(error, HTTPException)
     kind = HTTP_TYPES.get(error.status_code, "HTTPError")
     message = str(error.detail)
+    headers = dict(error.headers or {})
     if error.status_code == 404:
         message = f"no endpoint {request.method} {request.url.path}; see /docs for the endpoints"
     elif error.status_code == 405:
-        message = f"{request.url.path} does not take {request.method}; see /docs for the endpoints"
-    return error_response(error.status_code, kind, message, headers=error.headers)
+        allowed = allowed_methods(request)
+        headers["Allow"] = ", ".join(allowed)
+        message = f"{request.url.path} does not take {request.method}; it takes {', '.join(allowed)}; see /docs"
+    return error_response(error.status_code, kind, message, headers=headers)
 
 
 async def _internal(request: Request, error: Exception) -> JSONResponse:
@@ -113,8 +112,6 @@ async def _internal(request: Request, error: Exception) -> JSONResponse:
 def install(app: FastAPI) -> None:
     """Answer every error the app can raise in the one JSON shape."""
     app.add_exception_handler(errors.FuzzyKVError, _fuzzykv_error)
-    app.add_exception_handler(MissingKeyError, _missing_key)
-    app.add_exception_handler(AuthenticationError, _unauthenticated)
     app.add_exception_handler(RequestValidationError, _invalid)
     app.add_exception_handler(HTTPException, _http)
     app.add_exception_handler(Exception, _internal)

@@ -7,14 +7,33 @@ silently ignored. The service's limits (:data:`fuzzykv.serve.config.LIMITS`) are
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
 from .config import LIMITS
 
-Text = Annotated[str, StringConstraints(max_length=LIMITS.max_text_chars)]
-K = Annotated[int, Field(le=LIMITS.max_k, description=f"How many; at most {LIMITS.max_k}.")]
+#: A text holds a character other than white space (a blank text embeds to nothing).
+NOT_BLANK = r"\S"
+
+
+def _encodable(text: str) -> str:
+    """Refuse a lone UTF-16 surrogate: it cannot be stored (UTF-8) nor answered."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError("the text holds a lone UTF-16 surrogate, which is not a character; send valid Unicode") from None
+    return text
+
+
+Text = Annotated[
+    str,
+    StringConstraints(min_length=1, max_length=LIMITS.max_text_chars, pattern=NOT_BLANK),
+    AfterValidator(_encodable),
+    Field(description=f"A text of 1 to {LIMITS.max_text_chars:,} characters, not only white space."),
+]
+K = Annotated[int, Field(ge=1, le=LIMITS.max_k, description=f"How many; 1 to {LIMITS.max_k}.")]
+Similarity = Annotated[float, Field(ge=-1, le=1, description="A cosine similarity, -1 to 1.")]
 
 
 class Request(BaseModel):
@@ -38,8 +57,15 @@ class PairPage(BaseModel):
     next: str | None = Field(description="Pass as ?after= for the next page; null on the last page.")
 
 
+class PairIn(Request):
+    """A pair to store: the same rules as ``PUT /v1/pairs/{key}`` (lengths, not blank, no other fields)."""
+
+    key: Text
+    value: Text
+
+
 class PairBatch(Request):
-    pairs: Annotated[list[Pair], Field(max_length=LIMITS.max_batch)]
+    pairs: Annotated[list[PairIn], Field(min_length=1, max_length=LIMITS.max_batch)]
 
 
 class Written(BaseModel):
@@ -53,7 +79,7 @@ class QueryBody(Request):
     text: Text | None = None
     k: K = 5
     exact: bool = False
-    min_similarity: float | None = None
+    min_similarity: Similarity | None = None
     positive: Annotated[list[Text], Field(max_length=LIMITS.max_batch)] = []
     negative: Annotated[list[Text], Field(max_length=LIMITS.max_batch)] = []
     attention_k: K = Field(10, description="How many of the heaviest keys to list under attention.")
@@ -64,7 +90,7 @@ class QueryBatchBody(Request):
     texts: Annotated[list[Text], Field(max_length=LIMITS.max_batch)]
     k: K = 5
     exact: bool = False
-    min_similarity: float | None = None
+    min_similarity: Similarity | None = None
     attention_k: K = 10
     vector: bool = False
 
@@ -105,7 +131,7 @@ class QueryBatchAnswer(BaseModel):
 
 class LookupBody(Request):
     text: Text
-    min_similarity: float | None = None
+    min_similarity: Similarity | None = None
 
 
 class LookupAnswer(BaseModel):
@@ -149,7 +175,15 @@ class ClassifyAnswer(BaseModel):
 
 
 class Health(BaseModel):
-    status: str
+    status: Literal["ok"]
+
+
+class Readiness(BaseModel):
+    status: Literal["ready", "warming", "failed"] = Field(
+        description="ready: /v1 answers; warming: the store is opening and its indexes building (503 on /v1 meanwhile); "
+        "failed: the store could not be opened (see message and the server log)."
+    )
+    message: str | None = None
 
 
 class Info(BaseModel):
@@ -162,8 +196,16 @@ class Info(BaseModel):
 
 
 class ErrorDetail(BaseModel):
-    type: str = Field(description="The fuzzykv error class, or ValidationError, AuthenticationError, ...")
+    """What went wrong. ``UnknownWordError`` adds ``text``, ``words``, ``vocabulary_size`` and
+    ``every_word``; a missing key (``KeyError``) adds ``key``."""
+
+    type: str = Field(description="The fuzzykv error class, or ValidationError, AuthenticationError, NotFound, ...")
     message: str
+    text: str | None = Field(None, description="UnknownWordError: the text with unknown words.")
+    words: list[str] | None = Field(None, description="UnknownWordError: the words without a vector.")
+    vocabulary_size: int | None = Field(None, description="UnknownWordError: how many words have vectors.")
+    every_word: bool | None = Field(None, description="UnknownWordError: whether no word of the text has a vector.")
+    key: str | None = Field(None, description="KeyError: the key no pair has.")
 
 
 class ErrorBody(BaseModel):

@@ -7,12 +7,19 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from ..database import Database
-from ..errors import ReadOnlyStoreError
+from ..errors import ReadOnlyStoreError, ServiceUnavailableError
 from .config import ServeConfig
 
 
 async def database(request: Request) -> Database:
-    """The store this worker process opened at start-up."""
+    """The store this worker process opened at start-up; 503 while it is still opening or warming."""
+    status, message = request.app.state.readiness
+    if status != "ready":
+        if status == "warming":
+            raise ServiceUnavailableError(
+                f"the service is warming up ({message}); retry in a moment: GET /readyz answers 200 when it is ready"
+            )
+        raise ServiceUnavailableError(f"the service has no store: {message}; see the server log, fix it and restart")
     db: Database = request.app.state.database
     return db
 

@@ -115,9 +115,13 @@ def test_query_batch_lookup_nearest_classify(http: TestClient, store: Database) 
 @pytest.mark.parametrize(
     ("body", "expected"),
     [
-        ({"text": ""}, (400, "EmptyTextError")),
-        ({"text": "cat", "k": 0}, (400, "InvalidOptionError")),
-        ({"text": "cat", "min_similarity": 2.0}, (400, "InvalidOptionError")),
+        # The schema declares these limits, so they are schema violations (422) like the others.
+        ({"text": ""}, (422, "ValidationError")),
+        ({"text": "   "}, (422, "ValidationError")),
+        ({"text": "cat", "k": 0}, (422, "ValidationError")),
+        ({"text": "cat", "attention_k": 0}, (422, "ValidationError")),
+        ({"text": "cat", "min_similarity": 2.0}, (422, "ValidationError")),
+        ({}, (400, "EmptyTextError")),
         ({"text": "cat", "k": "5"}, (422, "ValidationError")),
         ({"text": "cat", "k": LIMITS.max_k + 1}, (422, "ValidationError")),
         ({"text": "x" * (LIMITS.max_text_chars + 1)}, (422, "ValidationError")),

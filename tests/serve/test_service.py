@@ -57,7 +57,7 @@ def start(store: Path, cache: Path, log: Path, *args: str, env: dict[str, str] |
         if process.poll() is not None:
             raise AssertionError(f"the server exited with {process.returncode}:\n{log.read_text()}")
         try:
-            if httpx.get(f"{server.url}/healthz", timeout=1).status_code == 200:
+            if httpx.get(f"{server.url}/readyz", timeout=1).status_code == 200:
                 return server
         except httpx.TransportError:
             time.sleep(0.2)

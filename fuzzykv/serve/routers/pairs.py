@@ -5,17 +5,27 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query, Response
+from starlette.convertors import PathConvertor, register_url_convertor
 
-from ...errors import InvalidOptionError
+from ...errors import InvalidOptionError, MissingKeyError
 from ..auth import require_token
 from ..config import LIMITS
-from ..errors import MissingKeyError
-from ..models import Pair, PairBatch, PairPage, ValueBody, Written
+from ..models import NOT_BLANK, Pair, PairBatch, PairPage, ValueBody, Written
 from ..state import Store, writable
 
+
+class KeyConvertor(PathConvertor):
+    """A key in the path: any characters, slashes and line breaks too (Starlette's ``path`` stops at a newline)."""
+
+    regex = r"[\s\S]+"
+
+
+register_url_convertor("key", KeyConvertor())
+
 router = APIRouter(prefix="/v1", tags=["pairs"], dependencies=[Depends(require_token)])
-# {key:path}: a key may hold slashes; every other character arrives URL-decoded.
-Key = Annotated[str, Path(max_length=LIMITS.max_text_chars, description="The key, URL-encoded.")]
+# {key:key}: a key may hold slashes and newlines; every character arrives URL-decoded.
+Key = Annotated[str, Path(min_length=1, max_length=LIMITS.max_text_chars, pattern=NOT_BLANK,
+                          description="The key, URL-encoded.")]
 
 
 @router.get("/pairs", response_model=PairPage)
@@ -37,20 +47,21 @@ def list_pairs(
 
 @router.post("/pairs:batch", response_model=Written, dependencies=[Depends(writable)])
 def write_batch(body: PairBatch, db: Store) -> Written:
-    """Set many pairs in one transaction: all are stored, or none (a later duplicate key wins)."""
+    """Set many pairs in one transaction: all are stored, or none (a later duplicate key wins). Each
+    pair follows ``PUT``'s rules: key and value of 1 to 1,000 characters, not blank, no other fields."""
     pairs = {pair.key: pair.value for pair in body.pairs}
     db.update(pairs)
     return Written(written=len(pairs))
 
 
-@router.put("/pairs/{key:path}", response_model=Pair, dependencies=[Depends(writable)])
+@router.put("/pairs/{key:key}", response_model=Pair, dependencies=[Depends(writable)])
 def put_pair(body: ValueBody, key: Key, db: Store) -> Pair:
     """Set one pair; it is on disk when this answers."""
     db[key] = body.value
     return Pair(key=key, value=body.value)
 
 
-@router.get("/pairs/{key:path}", response_model=Pair, responses={404: {"description": "No pair has this key."}})
+@router.get("/pairs/{key:key}", response_model=Pair)
 def get_pair(key: Key, db: Store) -> Pair:
     """The value of exactly this key (no fuzzy matching: that is /v1/lookup)."""
     try:
@@ -59,7 +70,7 @@ def get_pair(key: Key, db: Store) -> Pair:
         raise MissingKeyError(key) from None
 
 
-@router.delete("/pairs/{key:path}", status_code=204, response_class=Response, dependencies=[Depends(writable)])
+@router.delete("/pairs/{key:key}", status_code=204, response_class=Response, dependencies=[Depends(writable)])
 def delete_pair(key: Key, db: Store) -> Response:
     """Delete one pair; 404 if there is none."""
     try:

@@ -41,11 +41,11 @@ def answer(result: QueryResult, vector: bool = False, values: Mapping[str, str] 
 
 
 @router.post("/query", response_model=QueryAnswer)
-async def query(body: QueryBody, db: Store) -> QueryAnswer:
+def query(body: QueryBody, db: Store) -> QueryAnswer:
     """``Database.search``: the ``k`` decoded words with their scores and the heaviest keys' weights.
 
-    NOTE: ``async`` on purpose: a query holds the store's lock for its whole run (about 2 ms), so a
-    thread pool adds a hop per request and no concurrency within the worker.
+    NOTE: plain ``def`` (FastAPI's thread pool): a query is about 2 ms, but the first one may build
+    the vocabulary index and a large store's query takes longer; neither may hold the event loop.
     """
     result = db.search(
         body.text, k=body.k, exact=body.exact, attention_k=body.attention_k, min_similarity=body.min_similarity,
