@@ -15,6 +15,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+import click
 import pytest
 
 from fuzzykv import Settings
@@ -116,6 +117,18 @@ def test_the_settings_table_has_every_option_with_its_default_and_help() -> None
         assert str(option.metadata["help"]) in rows[option.name]
     assert '`"cosine" | "dot"`' in rows["similarity"] and "`--similarity`" in rows["similarity"]
     assert "`float | None`" in rows["temperature"]
+
+
+def test_the_command_line_reference_has_every_command_with_its_options() -> None:
+    reference = generated.expand("<!-- generated: cli -->")
+    sections = {part.split("`", 1)[0]: part for part in reference.split("### `fuzzykv")[1:]}
+    assert set(sections) == {""} | {f" {name}" for name in main.commands}  # type: ignore[attr-defined]
+    for name, command in main.commands.items():  # type: ignore[attr-defined]
+        section = sections[f" {name}"]
+        assert f"Usage: fuzzykv {name} " in section
+        for parameter in command.params:
+            if isinstance(parameter, click.Option):
+                assert f"| `{', '.join(parameter.opts)}" in section or f"| `{parameter.opts[0]}" in section
 
 
 def test_an_unknown_generated_table_is_refused() -> None:
