@@ -1,6 +1,9 @@
-"""README.md's benchmark figures, written from benchmarks/results/*.json between two markers.
+"""The benchmark figures, written from benchmarks/results/*.json between markers: every figure into
+docs/benchmarks.md, a few headline figures into README.md.
 
-    python benchmarks/report.py            # rewrites the block; run_all.py calls it at the end
+    python benchmarks/report.py            # rewrites both blocks; run_all.py calls it at the end
+
+The site shows the plots of benchmarks/results/ at benchmarks/results/ (docs/hooks/generated.py).
 """
 
 from __future__ import annotations
@@ -10,8 +13,10 @@ from pathlib import Path
 
 from common import RESULTS
 
-README = Path(__file__).resolve().parent.parent / "README.md"
+ROOT = Path(__file__).resolve().parent.parent
+PAGE, README = ROOT / "docs" / "benchmarks.md", ROOT / "README.md"
 START, END = "<!-- benchmarks:start -->", "<!-- benchmarks:end -->"
+HEADLINE_START, HEADLINE_END = "<!-- headline:start -->", "<!-- headline:end -->"
 
 
 def load(name: str) -> dict:
@@ -45,9 +50,9 @@ def markdown() -> str:
     parts = [
         f"Written by `benchmarks/run_all.py` ({summary['seconds'] / 60:.1f} minutes) on this {summary['cores']}-core "
         "machine; every ratio compares two things measured in the same run.",
-        "#### Targets",
+        "### Targets",
         table(["target", "goal", "measured", "met"], [[t["target"], t["goal"], measured(t), met(t)] for t in summary["targets"]]),
-        "#### Decode, one query (`benchmarks/decode.py`)",
+        "### Decode, one query (`benchmarks/decode.py`)",
         table(["decoder", "median", "p99", "vs gensim"], [
             [name.replace("_", " "), f"{r['median_ms']:.2f} ms", f"{r['p99_ms']:.2f} ms",
              f"{r['vs_gensim']:.1f}x" if "vs_gensim" in r else ""]
@@ -57,7 +62,7 @@ def markdown() -> str:
         f"on every blended vector: {decode['rows']['fuzzykv_query_exact']['equals_gensim']}. Recall@5 against "
         f"exact decode: {decode['rows']['fuzzykv_query_annoy']['recall@5']:.3f} for `db.query` (annoy with the "
         f"store's hints), {decode['rows']['fuzzykv_annoy_decoder_alone']['recall@5']:.3f} for the annoy decoder alone.",
-        "#### Annoy: recall against speed (`benchmarks/annoy_recall.py`)",
+        "### Annoy: recall against speed (`benchmarks/annoy_recall.py`)",
         "![recall against speed](benchmarks/results/recall_vs_speed.png)",
         table(["n_trees", "search_k", "recall@5", "recall@10", "median", "vs gensim", "build", "index"], [
             [str(r["n_trees"]), f"{r['search_k']:,}", f"{r['recall@5']:.3f}", f"{r['recall@10']:.3f}",
@@ -65,14 +70,15 @@ def markdown() -> str:
             for r in annoy["rows"]
         ]),
         f"Default: {annoy['default']['n_trees']} trees, search_k {annoy['default']['search_k']:,}.",
-        "#### Batches (`benchmarks/batch.py`)",
+        "### Batches (`benchmarks/batch.py`)",
         table(["decode", "batch", "ms per query", "queries/s", "vs gensim"], [
             [r["decode"], f"{r['batch']:,}", f"{r['ms_per_query']:.3f}", f"{r['queries_per_s']:,.0f}", f"{r['vs_gensim']:.1f}x"]
             for r in batch["rows"]
         ]),
         f"Each row's peer is gensim's `similar_by_vector` timed just before and after it on fresh blends "
         f"(median over all rows {batch['gensim_similar_by_vector']['median_ms']:.2f} ms).",
-        "#### Store size (`benchmarks/store_size.py`)",
+        "![throughput against batch size](benchmarks/results/batch_throughput.png)",
+        "### Store size (`benchmarks/store_size.py`)",
         table(["keys", "build", "memory per key", "query median", "p99", "vs 6 keys",
                "attention alone (numpy floor, on both cores; the same product on one thread)",
                'attend_to="index"'], [
@@ -85,16 +91,17 @@ def markdown() -> str:
              f"{r['topk']['top1_agreement']:.2f}, top-5 overlap {r['topk']['top5_overlap']:.2f})" if "topk" in r else ""]
             for r in sizes["rows"]
         ]),
-        "#### Start-up (`benchmarks/startup.py`)",
+        "![query time and memory against store size](benchmarks/results/store_size.png)",
+        "### Start-up (`benchmarks/startup.py`)",
         f"A fresh process to its first answer: {startup['first_answer_warm_s']:.2f} s with the cache warm, "
         f"{startup['first_answer_cold_s']:.1f} s cold (converting GloVe and building the annoy index); "
         f"bare `import torch, gensim, annoy` takes {startup['bare_imports_s']:.2f} s "
         f"(ratio {startup['warm_vs_bare_imports']:.2f}).",
-        "#### Answer quality on categories (`benchmarks/categories.py`)",
+        "### Answer quality on categories (`benchmarks/categories.py`)",
         categories_section(load("categories")),
-        "#### Misspelled queries (`benchmarks/misspellings.py`)",
+        "### Misspelled queries (`benchmarks/misspellings.py`)",
         misspellings_section(load("misspellings")),
-        "#### Persistent store (`benchmarks/store.py`)",
+        "### Persistent store (`benchmarks/store.py`)",
         "Open times are to the first answer (an exact query), in a process that has the embeddings loaded. "
         "A store of 50,000 pairs or more opens from its pairs file, written when the importing handle closed "
         "(the close column); \"from SQLite\" is the same open with that file moved aside: what the first open "
@@ -107,9 +114,9 @@ def markdown() -> str:
              f"{r['bare_sqlite_write_ms_median']:.2f} ms", f"{r['file_mb']:.0f} MB + {r['pairs_file_mb']:.0f} MB"]
             for r in store["rows"]
         ]),
-        "#### HTTP service (`benchmarks/serve.py`)",
+        "### HTTP service (`benchmarks/serve.py`)",
         serve_section(load("serve")),
-        "#### Sharded store on Ray (`benchmarks/distributed.py`)",
+        "### Sharded store on Ray (`benchmarks/distributed.py`)",
         distributed_section(load("distributed")),
     ]
     return "\n\n".join(parts)
@@ -184,7 +191,8 @@ def distributed_section(d: dict) -> str:
     return "\n\n".join([
         f"{d['keys']:,} keys on this {d['cores']}-core machine, {d['decode']} decode, batches of {d['batch']}; "
         "\"same answers\" compares the batch's words with one Database's. On 2 cores this measures what sharding "
-        "costs, not a speed-up (see \"Sharded store on Ray\" for the arithmetic on a cluster).",
+        "costs, not a speed-up (the [sharded store](sharded.md#how-it-scales-on-paper) page does the arithmetic "
+        "for a cluster).",
         table(["store", "build", "query median (p99)", "queries/s, one by one", "queries/s, batched", "same answers",
                "memory per shard"], [
             [r["store"] + (f", {r['shards']} shards" if r["shards"] else ""), f"{r['build_s']:.0f} s",
@@ -196,12 +204,47 @@ def distributed_section(d: dict) -> str:
     ])
 
 
-def update_readme() -> None:
-    text = README.read_text()
-    before, rest = text.split(START, 1)
-    _, after = rest.split(END, 1)
-    README.write_text(f"{before}{START}\n{markdown()}\n{END}{after}")
+def headline() -> str:
+    """README.md's few figures: a whole query, a batch, a large store, a write, answer quality."""
+    decode, batch, store, summary = load("decode"), load("batch"), load("store"), load("summary")
+    categories = load("categories")
+    annoy = decode["rows"]["fuzzykv_query_annoy"]
+    batch_1000 = next(r for r in batch["rows"] if r["decode"] == "exact" and r["batch"] == 1_000)
+    opened = {r["pairs"]: r for r in store["rows"]}
+    million = next(t for t in summary["targets"] if "bytes_per_key" in t)
+    default = next(r for r in categories["table"] if r["chosen"])
+    centroid = next(r for r in categories["table"] if r["rule"] == "nearest centroid")
+    write = opened[min(opened)]
+    lines = [
+        f"A whole `db.query` on the 6-key store: {annoy['median_ms']:.2f} ms median, {annoy['vs_gensim']:.1f}x gensim's "
+        f"`similar_by_vector` of the same vector, at recall@5 {annoy['recall@5']:.2f} against exact decode.",
+        f"`query_batch(exact=True)` of 1,000 queries: {batch_1000['ms_per_query']:.3f} ms a query, "
+        f"{batch_1000['vs_gensim']:.1f}x gensim.",
+        f"A 1,000,000-pair store opens to its first answer in {opened[1_000_000]['open_s']:.2f} s, holding "
+        f"{million['bytes_per_key']:.0f} B a key in memory." if 1_000_000 in opened else "",
+        f"A durable single write: {write['write_ms_median']:.2f} ms median (a bare durable SQLite commit: "
+        f"{write['bare_sqlite_write_ms_median']:.2f} ms).",
+        f"Answer quality on held-out category data, small stores: {default['small_query']['mean']:.3f} for the default "
+        f"rule against {centroid['small_query']['mean']:.3f} for the nearest-centroid rule.",
+    ]
+    return "\n".join(f"- {line}" for line in lines if line)
+
+
+def replace_between(path: Path, start: str, end: str, block: str) -> None:
+    """Rewrite the text between the markers ``start`` and ``end`` of ``path`` (both must be there)."""
+    text = path.read_text()
+    if start not in text or end not in text:
+        raise SystemExit(f"{path} has lost its markers {start} ... {end}; put them back where the figures go")
+    before, rest = text.split(start, 1)
+    _, after = rest.split(end, 1)
+    path.write_text(f"{before}{start}\n{block}\n{end}{after}")
+
+
+def update_pages() -> None:
+    """Every figure into docs/benchmarks.md, the headline figures into README.md."""
+    replace_between(PAGE, START, END, markdown())
+    replace_between(README, HEADLINE_START, HEADLINE_END, headline())
 
 
 if __name__ == "__main__":
-    update_readme()
+    update_pages()

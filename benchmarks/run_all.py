@@ -1,5 +1,5 @@
 """The speed benchmarks, one command; writes benchmarks/results/*.json and *.png, and summary.json,
-then README.md's figures from every results file.
+then docs/benchmarks.md's figures (and README.md's headline figures) from every results file.
 
     python benchmarks/run_all.py
 
@@ -84,7 +84,7 @@ def main() -> dict:
     total = time.perf_counter() - began
     summary = {"seconds": total, "default_annoy": default_annoy, "targets": targets}
     write("summary", summary)
-    report.update_readme()
+    report.update_pages()
     print(f"\nall benchmarks: {total:.0f} s\n")
     print("| target | goal | measured | met |\n|---|---|---|---|")
     for t in targets:

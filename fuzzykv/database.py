@@ -102,8 +102,9 @@ class Database(LocalDatabase):
     :param options: any field of :class:`~fuzzykv.settings.Settings` by name (``similarity``,
         ``temperature``, ``vocabulary_size``, ``n_trees``, ``search_k``, ``attend_to``,
         ``attend_top``, ``answers``, ``unknown``, ``unknown_stored``, ``device``).
-    :raises NotTextError, EmptyTextError, UnknownWordError: for a pair that cannot be embedded;
-        nothing is stored then.
+    :raises NotTextError: for a key or value that is not text; nothing is stored then.
+    :raises EmptyTextError: for an empty or blank key or value; nothing is stored then.
+    :raises UnknownWordError: for words without a vector; nothing is stored then.
     """
 
     def __init__(
@@ -143,7 +144,10 @@ class Database(LocalDatabase):
         the default): nothing a store file names is loaded.
 
         :raises StoreSettingsError: options or embeddings that disagree with the store's.
-        :raises NotAStoreError, StoreVersionError, ReadOnlyStoreError, StoreError: for the file.
+        :raises NotAStoreError: the file is not a fuzzykv store.
+        :raises StoreVersionError: the store was written by a newer fuzzykv.
+        :raises ReadOnlyStoreError: the file cannot be written and ``read_only`` is false.
+        :raises StoreError: the file is damaged.
         """
         given = given_options(**options)
         asked = Settings.from_options(settings, **given)  # every option is checked before the file is touched

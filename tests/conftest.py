@@ -51,6 +51,16 @@ def writeup_db(glove: Embeddings) -> Database:
 
 
 @pytest.fixture(scope="session")
+def ray_session(session_cache: Path, glove: Embeddings) -> Iterator[None]:
+    """One local Ray for the whole run (the sharded store's tests and docs); its workers share the session's cache folder."""
+    ray = pytest.importorskip("ray")
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False,
+             runtime_env={"env_vars": {"FUZZYKV_CACHE": str(session_cache)}})
+    yield
+    ray.shutdown()
+
+
+@pytest.fixture(scope="session")
 def glove_file() -> Path:
     """gensim's real 50-d GloVe slice (a GloVe text file without a header line)."""
     return Path(datapath("test_glove.txt"))

@@ -100,7 +100,8 @@ class ShardedDatabase(LocalDatabase):
 
         :param shards: needed for a new folder; an existing one keeps its count.
         :raises StoreSettingsError: another shard count, or options that disagree with the store's.
-        :raises NotAStoreError, StoreVersionError: a folder that is not a sharded store, or a newer one.
+        :raises NotAStoreError: a folder that is not a sharded store.
+        :raises StoreVersionError: a sharded store written by a newer fuzzykv.
         """
         given = given_options(**options)
         _checked(Settings.from_options(settings, **given))  # every option is checked before the folder is touched

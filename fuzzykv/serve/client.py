@@ -56,9 +56,10 @@ class RemoteDatabase(BaseDatabase):
     :param timeout: seconds to wait for the service per request.
     :param client: an ``httpx.Client`` to send requests with (e.g. FastAPI's ``TestClient``);
         ``url`` and ``timeout`` are then ignored.
-    :raises: the error classes of :mod:`fuzzykv.errors`, as a local store; ``KeyError`` for a missing
-        key; :class:`AuthenticationError`, :class:`RequestTooLargeError`, :class:`ServiceUnavailableError`
-        or :class:`RemoteError` for the service itself.
+    :raises FuzzyKVError: the error classes of :mod:`fuzzykv.errors`, as a local store.
+    :raises KeyError: for a missing key.
+    :raises RemoteError: for the service itself (:class:`AuthenticationError`,
+        :class:`RequestTooLargeError`, :class:`ServiceUnavailableError`, or another status).
     """
 
     def __init__(self, url: str = "http://127.0.0.1:8000", token: str | None = None, timeout: float = 30.0,

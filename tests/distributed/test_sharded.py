@@ -28,15 +28,6 @@ from fuzzykv.distributed import ShardedDatabase, ShardUnavailableError, shard_of
 TIE = 1e-5
 
 
-@pytest.fixture(scope="session")
-def ray_session(session_cache: Path, glove: Embeddings) -> Iterator[None]:
-    """One local Ray for the whole run; its workers share the session's cache folder."""
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False,
-             runtime_env={"env_vars": {"FUZZYKV_CACHE": str(session_cache)}})
-    yield
-    ray.shutdown()
-
-
 def draw_pairs(glove: Embeddings, n: int, seed: int = 7) -> dict[str, str]:
     """``n`` pairs of real GloVe words: keys among the 50,000 most frequent, values among 5,000."""
     rng = random.Random(seed)
