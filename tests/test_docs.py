@@ -33,12 +33,11 @@ def load(path: Path) -> ModuleType:
     return module
 
 
-moved = load(ROOT / "docs" / "hooks" / "moved.py")
 generated = load(ROOT / "docs" / "hooks" / "generated.py")
 
 
 def python_blocks(page: Path) -> list[str]:
-    text = moved.rewrite(page.read_text())
+    text = page.read_text()
     return [block.split("```", 1)[0] for block in text.split("```python\n")[1:]]
 
 
