@@ -22,9 +22,16 @@ from ..settings import DEFAULT_TEMPERATURES, SIMILARITIES, Settings, Similarity
 if TYPE_CHECKING:  # NOTE: torch is imported where a tensor is first made: numpy answers small stores
     import torch
 
-__all__ = ["DEFAULT_TEMPERATURES", "SIMILARITIES", "Attention", "Partial", "Scores", "attend_dense", "score"]
+__all__ = ["DEFAULT_TEMPERATURES", "SIMILARITIES", "Attention", "Partial", "Scores", "attend_dense", "best_cosine",
+           "score"]
 
 _TINY = float(np.finfo(np.float32).tiny)
+#: From this many keys the blend reads only the values of keys that weigh at least NEGLIGIBLE of the
+#: heaviest one, with a bound on what the others could add (see _blend).
+SPARSE_BLEND = 4096
+NEGLIGIBLE = 1e-9
+#: The skipped keys' largest possible share of the blend, as a length ratio: 1 - cos <= BLEND_SINE ** 2.
+BLEND_SINE = 1e-4
 
 
 @dataclass(frozen=True)
@@ -162,24 +169,72 @@ def attend_dense(attention: Attention, key_units: np.ndarray, key_norms: np.ndar
     assert attention.temperature is not None and attention.value_weight is not None
     query_norms = np.sqrt(np.einsum("ij,ij->i", queries, queries))
     unit = queries / np.maximum(query_norms, _TINY)[:, None]
-    cosine = (key_units @ unit[0])[None, :] if len(queries) == 1 else unit @ key_units.T  # (b, n)
+    cosine = _products(key_units, unit)  # (b, n)
     if attention.similarity == "dot":
         logits = cosine * (query_norms[:, None] * key_norms[None, :]) / np.float32(attention.temperature)
     elif attention.value_weight:
-        value_cosine = (value_units @ unit[0])[None, :] if len(queries) == 1 else unit @ value_units.T
-        logits = cosine + np.float32(attention.value_weight) * value_cosine
+        logits = cosine + np.float32(attention.value_weight) * _products(value_units, unit)
         logits *= np.float32(1 / attention.temperature)
     else:
         logits = cosine * np.float32(1 / attention.temperature)
     maximum = logits.max(axis=1)
     exp = np.exp(logits - maximum[:, None])
-    weighted = (exp * value_norms) @ value_units
-    partial = Partial(maximum.astype(np.float64), exp.sum(axis=1, dtype=np.float64), weighted.astype(np.float64))
+    totals = exp.sum(axis=1, dtype=np.float64)
     n = logits.shape[1]
+    weighted = np.empty((len(queries), value_units.shape[1]), dtype=np.float64)
+    longest = float(value_norms.max(initial=0.0))
+    for i, weights in enumerate(exp):
+        weighted[i] = _blend(weights, totals[i], value_units, value_norms, longest) if n >= SPARSE_BLEND else (
+            (weights * value_norms) @ value_units)
+    partial = Partial(maximum.astype(np.float64), totals, weighted)
     listed = []
     for row in logits:
         chosen = np.argsort(-row, kind="stable") if top >= n else np.argpartition(-row, top - 1)[:top]
         if top < n:
             chosen = chosen[np.argsort(-row[chosen], kind="stable")]
         listed.append((chosen, row[chosen]))
-    return partial, cosine.max(axis=1), listed
+    return partial, best_cosine(key_units, cosine.argmax(axis=1), unit), listed
+
+
+def _blend(weights: np.ndarray, total: float, value_units: np.ndarray, value_norms: np.ndarray,
+           longest: float) -> np.ndarray:
+    """One query's weighted sum of values (weights relative to the largest, which is 1), reading only
+    the values of the keys that weigh at least ``NEGLIGIBLE``.
+
+    The skipped keys hold at most ``total`` minus the kept weight, so they move the sum by at most
+    that times the longest value: when that is above ``BLEND_SINE`` of the sum's length, every value
+    is read (1 - cosine to the full sum stays below ``BLEND_SINE ** 2``).
+    """
+    kept = np.flatnonzero(weights >= NEGLIGIBLE)
+    if len(kept) > len(weights) // 4:  # a gather of many rows costs more than one streamed read
+        return np.asarray(((weights * value_norms) @ value_units), dtype=np.float64)
+    kept_weights = weights[kept]
+    out: np.ndarray = ((kept_weights * value_norms[kept]) @ value_units[kept]).astype(np.float64)
+    omitted = max(total - float(kept_weights.sum(dtype=np.float64)), 0.0) * longest
+    if omitted > BLEND_SINE * float(np.linalg.norm(out)):
+        return np.asarray(((weights * value_norms) @ value_units), dtype=np.float64)
+    return out
+
+
+def _products(rows: np.ndarray, queries: np.ndarray) -> np.ndarray:
+    """(b, n) every row against every query, one matrix-vector product per query.
+
+    NOTE: not one matrix product: BLAS rounds a matrix product's elements differently for matrices
+    of other shapes, whereas a matrix-vector product gives each row the same number in any matrix.
+    So a store and its shards, a query alone and in a batch, and the second pass of a big store
+    (which scores a subset of rows) all agree to the last bit.
+    """
+    out = np.empty((len(queries), len(rows)), dtype=np.float32)
+    for i, query in enumerate(queries):
+        np.matmul(rows, query, out=out[i])
+    return out
+
+
+def best_cosine(key_units: np.ndarray, rows: np.ndarray, unit: np.ndarray) -> np.ndarray:
+    """(b,) the cosine of each query's best key row, in float64 from the float32 directions.
+
+    NOTE: not the product's own number: BLAS rounds a row's product differently in a matrix of
+    another shape, and a key equal to the query must score the same in a store and in its shards
+    (``min_similarity=1.0``).
+    """
+    return np.asarray(np.einsum("ij,ij->i", key_units[rows].astype(np.float64), unit.astype(np.float64)))

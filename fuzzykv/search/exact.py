@@ -145,8 +145,10 @@ class ExactDecoder:
 
     def _quantise(self) -> _Codes | None:
         """The int8 copy, made on first use; ``None`` (full scans) off the CPU, for small vocabularies,
-        or where torch has no exact int8 product."""
-        if (self._device is None or self._device.type == "cpu") and len(self) > self.SMALL:
+        or where torch has no exact int8 product, or no faster one than float32 (timed once)."""
+        from .two_pass import int8_pays  # NOTE: torch's int8 product is slower than float32 on some CPUs
+
+        if (self._device is None or self._device.type == "cpu") and len(self) > self.SMALL and int8_pays():
             self._codes = _Codes.of(self._unit)
         self._quantised = True
         return self._codes

@@ -4,9 +4,10 @@ The stages run one way: query vectors -> scores and weights (:mod:`fuzzykv.atten
 vectors -> nearest words (:mod:`fuzzykv.decode`). A :class:`Pipeline` holds what a store's
 settings choose (attention, key index, decoder) and no pairs: it is handed them per call.
 
-On the CPU a store in one piece takes the lean path: numpy float32 over every key for a small
-store, two passes (int8 bounds, then float32 where it matters: :mod:`fuzzykv.two_pass`) for a big
-one, and the answers are built from that one part directly, with no merge of parts. torch serves
+On the CPU a store in one piece takes the lean path: numpy float32 over every key, with the blend
+reading only the values that carry weight in a big store (or, where this machine's int8 product
+is fast, two passes: int8 bounds, then float32 where it matters: :mod:`fuzzykv.two_pass`), and the
+answers are built from that one part directly, with no merge of parts. torch serves
 GPUs, the key index (``attend_to="index"``) and the int8 products of big stores.
 """
 
@@ -220,7 +221,7 @@ class Pipeline:
         if self.device is not None:
             return self._attend_rows(pairs, queries, None, top)
         if (self.attention.similarity == "cosine" and len(pairs) >= two_pass.MIN_KEYS and top <= TWO_PASS_TOP
-                and two_pass.torch_ready()):
+                and two_pass.torch_ready() and two_pass.int8_pays()):
             pairs.ensure_codes()
             parts = []
             for query in queries:
@@ -305,7 +306,7 @@ class Pipeline:
         A big store on the CPU goes through its int8 copies with a certified top k (every key that
         could be among the k is scored in float32); a small one is scored whole, in numpy.
         """
-        if self.device is None and len(pairs) >= two_pass.MIN_KEYS and two_pass.torch_ready():
+        if self.device is None and len(pairs) >= two_pass.MIN_KEYS and two_pass.torch_ready() and two_pass.int8_pays():
             pairs.ensure_codes()
             rows, sims = two_pass.nearest(pairs, query, k)
             return rows.tolist(), sims.tolist()

@@ -26,14 +26,14 @@ import atexit
 import math
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .attention import Attention, Partial
+from .attention import Attention, Partial, best_cosine
 from .threads import one_torch_thread
 
 if TYPE_CHECKING:
@@ -80,6 +80,44 @@ def torch_ready() -> bool:
 
 def _import_torch() -> None:
     import torch  # noqa: F401
+
+
+_pays: bool | None = None
+#: The int8 product must beat the float32 one by this factor to be used (it reads a quarter of the
+#: bytes, but torch's ``_int_mm`` has no fast kernel on CPUs without VNNI).
+PAYS_BY = 1.3
+
+
+def int8_pays() -> bool:
+    """Whether this machine's int8 product (``_int_mm``) beats numpy's float32 matrix-vector product
+    over the same rows by ``PAYS_BY``: timed once per process on 65,536 synthetic rows (a few ms).
+
+    NOTE: measured on this project's 2-core AVX2 machine (no VNNI), ``_int_mm`` took 1.3-2.3x the
+    float32 product's time over 1,000,000 x 50 rows, so there big stores take the exact float32
+    pass with the sparse blend (fuzzykv.attention) instead of the two passes.
+    """
+    global _pays
+    if _pays is None:
+        import time
+
+        import torch
+
+        rng = np.random.default_rng(0)
+        units = rng.standard_normal((1 << 16, 50)).astype(np.float32)
+        codes = torch.from_numpy(rng.integers(-127, 128, size=(1 << 16, 50), dtype=np.int8))
+        query, coded = units[0].copy(), torch.from_numpy(np.ones((50, 1), dtype=np.int8))
+
+        def best_of(call: Callable[[], object]) -> float:
+            times = []
+            for _ in range(5):
+                start = time.perf_counter()
+                call()
+                times.append(time.perf_counter() - start)
+            return min(times)
+
+        with one_torch_thread():
+            _pays = best_of(lambda: torch._int_mm(codes, coded)) * PAYS_BY < best_of(lambda: units @ query)
+    return _pays
 
 
 def quantise(units: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -233,7 +271,8 @@ def _best_key(pairs: PairMatrix, unit: np.ndarray, cosine: torch.Tensor, bound: 
 
     floor = float((cosine - bound).max())
     candidates = torch.nonzero(cosine + bound >= floor).flatten().numpy()
-    return float((pairs.key_units[candidates] @ unit).max())
+    best = candidates[np.argmax(pairs.key_units[candidates] @ unit)]
+    return float(best_cosine(pairs.key_units, np.array([best]), unit[None, :])[0])
 
 
 def nearest(pairs: PairMatrix, query: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:

@@ -92,6 +92,7 @@ def test_databases_answer_the_same_through_two_passes(glove: Embeddings, monkeyp
     dense = [db.search(text, k=5, exact=True, attention_k=3) for text in texts]
     nearest = [db.nearest(text, k=7) for text in texts]
     monkeypatch.setattr(two_pass, "MIN_KEYS", 1_000)
+    monkeypatch.setattr(two_pass, "int8_pays", lambda: True)  # whatever this machine's int8 product costs
     for text, want, near in zip(texts, dense, nearest):
         got = db.search(text, k=5, exact=True, attention_k=3)
         assert got.words == want.words
@@ -162,3 +163,20 @@ def test_a_file_of_the_old_layout_is_refused_and_rewritten(glove: Embeddings, tm
         assert dict(db.items()) == pairs
     rewritten = snapshot.Header.parse(file.read_bytes()[:HEADER_BYTES])
     assert rewritten is not None  # a read-write close wrote it again, in this layout
+
+
+def test_the_sparse_blend_of_a_big_store_equals_the_full_one(glove: Embeddings, monkeypatch: pytest.MonkeyPatch) -> None:
+    """From SPARSE_BLEND keys the float32 path blends only the values that carry weight, certified."""
+    from fuzzykv import attention as attention_module
+
+    pairs, queries = glove_pairs(glove, 6_000, seed=5)
+    args = (Attention(), pairs.key_units, pairs.key_norms, pairs.value_units, pairs.value_norms, queries, 3)
+    sparse, best, listed = attend_dense(*args)
+    monkeypatch.setattr(attention_module, "SPARSE_BLEND", 10**9)
+    full, full_best, full_listed = attend_dense(*args)
+    np.testing.assert_array_equal(sparse.maximum, full.maximum)
+    np.testing.assert_array_equal(sparse.total, full.total)
+    np.testing.assert_array_equal(best, full_best)
+    for a, b, (rows, _), (full_rows, _) in zip(sparse.weighted, full.weighted, listed, full_listed):
+        assert 1 - a @ b / (np.linalg.norm(a) * np.linalg.norm(b)) <= 1e-6
+        assert rows.tolist() == full_rows.tolist()
