@@ -174,7 +174,8 @@ class RemoteDatabase(MutableMapping[str, str]):
         if min_similarity is not None and (
             isinstance(min_similarity, bool) or not isinstance(min_similarity, (int, float)) or not -1 <= min_similarity <= 1
         ):
-            raise errors.InvalidOptionError(f"min_similarity must be a cosine similarity between -1 and 1, got {min_similarity!r}")
+            raise errors.InvalidOptionError(
+                f"min_similarity must be a cosine similarity between -1 and 1, got {min_similarity!r}")
 
     def query(self, text: str | None = None, k: int = 5, *, exact: bool = False, min_similarity: float | None = None,
               positive: str | Sequence[str] = (), negative: str | Sequence[str] = ()) -> list[str]:
