@@ -54,7 +54,8 @@ def start(store: Path, cache: Path, log: Path, *args: str, env: dict[str, str] |
         process = subprocess.Popen(command, env=environment, stdout=out, stderr=subprocess.STDOUT,
                                    start_new_session=True)
     server = Server(f"http://127.0.0.1:{port}", process, log)
-    deadline = time.monotonic() + 90
+    # NOTE: on a cold cache, warming up (GloVe's conversion, the vocabulary index) takes a minute or more.
+    deadline = time.monotonic() + 300
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise AssertionError(f"the server exited with {process.returncode}:\n{log.read_text()}")
@@ -64,7 +65,7 @@ def start(store: Path, cache: Path, log: Path, *args: str, env: dict[str, str] |
         except httpx.TransportError:
             time.sleep(0.2)
     stop(server, signal.SIGKILL)
-    raise AssertionError(f"the server did not start in 90 s:\n{log.read_text()}")
+    raise AssertionError(f"the server did not start in 300 s:\n{log.read_text()}")
 
 
 def stop(server: Server, how: signal.Signals = signal.SIGTERM) -> int:
