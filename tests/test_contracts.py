@@ -349,13 +349,15 @@ def schemathesis(server: Server, folder: Path, *args: str) -> dict[str, Any]:
 
 def test_schemathesis_finds_nothing_with_the_token(fuzzed: Server, tmp_path: Path) -> None:
     report = schemathesis(fuzzed, tmp_path, "-H", f"Authorization: Bearer {TOKEN}", "--max-examples", "15",
-                          "--max-time", "60")
-    assert report["test_cases"]["with_failures"] == 0 and report["operations"]["tested"] >= 13
-    assert report["phases"]["stateful"]["status"] == "success" and report["test_cases"]["generated"] > 300
+                          "--max-time", "45")
+    assert report["test_cases"]["with_failures"] == 0 and report["operations"]["selected"] >= 13
+    assert report["operations"]["errored"] == 0 and report["test_cases"]["errored"] == 0
+    assert report["phases"]["stateful"]["status"] == "success" and report["test_cases"]["generated"] > 100
     print(f"schemathesis with the token: {report['test_cases']['generated']} cases in {report['running_time']:.1f} s")
 
 
 def test_schemathesis_finds_nothing_without_the_token(fuzzed: Server, tmp_path: Path) -> None:
-    report = schemathesis(fuzzed, tmp_path, "--max-examples", "5", "--max-time", "30")
-    assert report["test_cases"]["with_failures"] == 0 and report["operations"]["tested"] >= 13
+    report = schemathesis(fuzzed, tmp_path, "--max-examples", "5", "--max-time", "20")
+    assert report["test_cases"]["with_failures"] == 0 and report["operations"]["selected"] >= 13
+    assert report["operations"]["errored"] == 0 and report["test_cases"]["generated"] > 50
     print(f"schemathesis without the token: {report['test_cases']['generated']} cases in {report['running_time']:.1f} s")
