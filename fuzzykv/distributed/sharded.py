@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import ItemsView, Iterable, Iterator, Mapping, MutableMapping, Sequence, ValuesView
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -345,7 +346,7 @@ class ShardedDatabase(MutableMapping[str, str]):
         """As :meth:`Database.classify`: the value the merged attention favours, and the ``k`` nearest keys."""
         k = positive_int("k", k)
         vector = self._embed_queries([text]).vectors
-        scores = Pipeline.votes(self.parts(vector, CLASSIFY_KEYS))[0]
+        scores = Pipeline.votes(_heaviest(self.parts(vector, CLASSIFY_KEYS), CLASSIFY_KEYS))[0]
         return Classification(label=scores[0][0], scores=scores, neighbours=self.nearest(text, k=k))
 
     def parts(self, vectors: np.ndarray, top: int) -> list[Part]:
@@ -395,6 +396,23 @@ class ShardedDatabase(MutableMapping[str, str]):
                 if words is not None:
                     self._known[number] = (stamp, words)
             return frozenset().union(*(words for _, words in self._known))
+
+
+def _heaviest(parts: list[Part], top: int) -> list[Part]:
+    """The parts with only the ``top`` heaviest keys of all of them listed (one query): the keys a
+    single store's ``classify`` shares its votes over, not each shard's own ``top``."""
+    logits = np.concatenate([part.logits[0] for part in parts])
+    if len(logits) <= top:
+        return parts
+    cut = np.partition(logits, len(logits) - top)[len(logits) - top]
+    kept = []
+    for part in parts:
+        keep = np.flatnonzero(part.logits[0] >= cut)
+        kept.append(replace(
+            part, keys=[[part.keys[0][i] for i in keep]], values=[[part.values[0][i] for i in keep]],
+            logits=[part.logits[0][keep]], value_vectors=[part.value_vectors[0][keep]],
+        ))
+    return kept
 
 
 def _checked(settings: Settings) -> Settings:
