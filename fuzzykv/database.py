@@ -256,7 +256,7 @@ class Database(MutableMapping[str, str]):
         embedded = self._embed_queries(listed)
         with self._synced.reading() as pairs:
             answers = self._pipeline.answer(pairs, embedded.vectors, k, bool(exact), attention_k=1)
-        return [answers.words_of(i, threshold) for i in range(len(texts))]
+        return [answers.result(i, text, embedded).weighed(threshold).words for i, text in enumerate(listed)]
 
     def search(
         self,
@@ -281,7 +281,7 @@ class Database(MutableMapping[str, str]):
         embedded, shown = embed_query(self._embed_queries, text, positive, negative)
         with self._synced.reading() as pairs:
             answers = self._pipeline.answer(pairs, embedded.vectors, k, bool(exact), attention_k)
-        return answers.result(0, shown, embedded, threshold)
+        return answers.result(0, shown, embedded).weighed(threshold)
 
     def search_batch(
         self, texts: Sequence[str], k: int = 5, *, exact: bool = False, attention_k: int | None = None,
@@ -296,7 +296,7 @@ class Database(MutableMapping[str, str]):
         embedded = self._embed_queries(listed)
         with self._synced.reading() as pairs:
             answers = self._pipeline.answer(pairs, embedded.vectors, k, bool(exact), attention_k)
-        return [answers.result(i, text, embedded, threshold) for i, text in enumerate(listed)]
+        return [answers.result(i, text, embedded).weighed(threshold) for i, text in enumerate(listed)]
 
     def classify(self, text: str, k: int = 5) -> Classification:
         """The value the query's attention favours: each distinct value scores the attention its keys

@@ -302,7 +302,7 @@ class ShardedDatabase(MutableMapping[str, str]):
         listed, k, threshold = search_arguments(texts, k, None, min_similarity, "query_batch")
         embedded = self._embed_queries(listed)
         answers = self._answer(embedded.vectors, k, bool(exact), 1)
-        return [answers.words_of(i, threshold) for i in range(len(texts))]
+        return [answers.result(i, text, embedded).weighed(threshold).words for i, text in enumerate(listed)]
 
     def search(self, text: str | None = None, k: int = 5, *, exact: bool = False, attention_k: int | None = None,
                min_similarity: float | None = None, positive: str | Sequence[str] = (),
@@ -314,7 +314,7 @@ class ShardedDatabase(MutableMapping[str, str]):
             positive_int("attention_k", attention_k)
         embedded, shown = embed_query(self._embed_queries, text, positive, negative)
         answers = self._answer(embedded.vectors, k, bool(exact), attention_k)
-        return answers.result(0, shown, embedded, threshold)
+        return answers.result(0, shown, embedded).weighed(threshold)
 
     def search_batch(self, texts: Sequence[str], k: int = 5, *, exact: bool = False, attention_k: int | None = None,
                      min_similarity: float | None = None) -> list[QueryResult]:
@@ -322,7 +322,7 @@ class ShardedDatabase(MutableMapping[str, str]):
         listed, k, threshold = search_arguments(texts, k, attention_k, min_similarity, "search_batch")
         embedded = self._embed_queries(listed)
         answers = self._answer(embedded.vectors, k, bool(exact), attention_k)
-        return [answers.result(i, text, embedded, threshold) for i, text in enumerate(listed)]
+        return [answers.result(i, text, embedded).weighed(threshold) for i, text in enumerate(listed)]
 
     def nearest(self, text: str, k: int = 3) -> list[Neighbour]:
         """As :meth:`Database.nearest`: each shard's ``k`` nearest, merged by similarity."""
