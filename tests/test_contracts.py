@@ -357,7 +357,7 @@ def test_schemathesis_finds_nothing_with_the_token(fuzzed: Server, tmp_path: Pat
 
 
 def test_schemathesis_finds_nothing_without_the_token(fuzzed: Server, tmp_path: Path) -> None:
-    report = schemathesis(fuzzed, tmp_path, "--max-examples", "5", "--max-time", "20")
+    report = schemathesis(fuzzed, tmp_path, "--max-examples", "5")  # every answer is a 401: quick
     assert report["test_cases"]["with_failures"] == 0 and report["operations"]["selected"] >= 13
     assert report["operations"]["errored"] == 0 and report["test_cases"]["generated"] > 50
     print(f"schemathesis without the token: {report['test_cases']['generated']} cases in {report['running_time']:.1f} s")

@@ -304,7 +304,7 @@ def test_classify_shares_are_over_the_global_heaviest_keys(ray_session: None, gl
     """Spread attention (a high temperature): each shard's own 256 heaviest keys are not the store's."""
     pairs = draw_pairs(glove, 2_000, seed=29)
     db = Database(pairs, temperature=0.5)
-    with ShardedDatabase(pairs, shards=3, temperature=0.5) as sharded:
+    with ShardedDatabase(pairs, shards=3, temperature=0.5, timeout=600) as sharded:
         for text in draw_queries(glove, 6, seed=31):
             want, got = db.classify(text), sharded.classify(text)
             assert [value for value, _ in got.scores] == [value for value, _ in want.scores]

@@ -28,3 +28,21 @@ def test_readme_python_examples_run(tmp_path, monkeypatch) -> None:
     for block in blocks:
         namespace: dict = {}
         exec("from fuzzykv import Database\n" + block, namespace)  # noqa: S102 - the README's own code
+
+
+def test_the_readme_demo_block_is_what_the_demo_prints(glove) -> None:
+    from click.testing import CliRunner
+
+    from fuzzykv.cli import main
+
+    text = (ROOT / "README.md").read_text()
+    section = text[text.index("## The demo"):]
+    block = section[section.index("```\n") + 4 : section.index("\n```", section.index("```\n") + 4)]
+    printed = CliRunner().invoke(main, ["demo"]).stdout
+    assert block.strip() in printed, (block, printed)
+
+
+def test_the_readme_installs_the_extras_from_the_checkout() -> None:
+    text = (ROOT / "README.md").read_text()
+    service = text[text.index("## HTTP service"):]
+    assert '-e ".[serve]"' in service[:400] and 'pip install "fuzzykv[serve]"' not in text
