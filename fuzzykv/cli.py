@@ -179,12 +179,17 @@ def main(quiet: bool) -> None:
 
 @main.command()
 @_answer_options
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON document with every answer.")
 @_clean_errors
-def demo(k: int, exact: bool, embeddings: str | None, **options: Any) -> None:
+def demo(k: int, exact: bool, embeddings: str | None, as_json: bool, **options: Any) -> None:
     """Query the write-up's store with its six queries, showing each answer's top attention keys."""
     from .database import Database
 
     db = Database(DEMO_PAIRS, embeddings=embeddings, **_given(options, QUERY_SETTINGS))
+    if as_json:
+        results = [db.search(text, k=k, exact=exact) for text in DEMO_QUERIES]
+        click.echo(json.dumps([_as_json(r) for r in results], indent=2, ensure_ascii=False))
+        return
     click.echo(f"store: {dict(DEMO_PAIRS)}")
     click.echo(f"attention: {db.similarity}, temperature {db.temperature:g}; decode: {'exact' if exact else 'annoy'}\n")
     for text in DEMO_QUERIES:

@@ -250,3 +250,8 @@ def test_query_min_similarity_fails_like_get(runner: CliRunner, tmp_path: Path, 
 def test_exit_codes_are_documented(runner: CliRunner) -> None:
     text = runner.invoke(main, ["--help"]).output
     assert "Exit status" in text and all(f"  {code}  " in text for code in (0, 1, 2))
+
+
+def test_demo_has_json(runner: CliRunner, glove: Embeddings) -> None:
+    answers = json.loads(runner.invoke(main, ["demo", "--json", "--k", "2"]).stdout)
+    assert [a["text"] for a in answers] == list(DEMO_QUERIES) and all(len(a["words"]) == 2 for a in answers)
