@@ -8,6 +8,7 @@ import os
 from abc import abstractmethod
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeAlias
 
@@ -58,27 +59,33 @@ class LocalDatabase(BaseDatabase):
 
     def _search(self, text: str | None, positive: list[str], negative: list[str], options: SearchOptions) -> QueryResult:
         embedded, shown = embed_query(self._embed_queries, text, positive, negative)
-        return self._answer(embedded.vectors, options).result(0, shown, embedded, options.threshold)
+        return self._answer(embedded.vectors, options).result(0, shown, embedded).weighed(options.threshold)
 
     def _search_batch(self, texts: list[str], options: SearchOptions) -> list[QueryResult]:
         embedded = self._embed_queries(texts)
         answers = self._answer(embedded.vectors, options)
-        return [answers.result(i, text, embedded, options.threshold) for i, text in enumerate(texts)]
+        return [answers.result(i, text, embedded).weighed(options.threshold) for i, text in enumerate(texts)]
 
     def _query(self, text: str | None, positive: list[str], negative: list[str], options: SearchOptions) -> list[str]:
-        embedded, _ = embed_query(self._embed_queries, text, positive, negative)
-        return self._answer(embedded.vectors, options).words_of(0, options.threshold)
+        embedded, shown = embed_query(self._embed_queries, text, positive, negative)
+        answers = self._answer(embedded.vectors, options)
+        if embedded.spelled and embedded.spelled[0] and options.threshold != -math.inf:  # a guess lowers the confidence
+            return answers.result(0, shown, embedded).weighed(options.threshold).words
+        return answers.words_of(0, options.threshold)
 
     def _query_batch(self, texts: list[str], options: SearchOptions) -> list[list[str]]:
-        answers = self._answer(self._embed_queries(texts).vectors, options)
-        return [answers.words_of(i, options.threshold) for i in range(len(texts))]
+        embedded = self._embed_queries(texts)
+        answers = self._answer(embedded.vectors, options)
+        return [answers.result(i, text, embedded).weighed(options.threshold).words
+                if embedded.spelled and embedded.spelled[i] and options.threshold != -math.inf
+                else answers.words_of(i, options.threshold) for i, text in enumerate(texts)]
 
     def _nearest(self, text: str, k: int) -> list[Neighbour]:
         return self._nearest_to(self._embed_queries([text]).vectors[0], k)
 
     def _classify(self, text: str, k: int) -> Classification:
         vector = self._embed_queries([text]).vectors
-        scores = Pipeline.votes(self._parts(vector, CLASSIFY_KEYS))[0]
+        scores = Pipeline.votes(_heaviest(self._parts(vector, CLASSIFY_KEYS), CLASSIFY_KEYS))[0]
         return Classification(label=scores[0][0], scores=scores, neighbours=self._nearest_to(vector[0], k))
 
 
@@ -327,6 +334,23 @@ class Database(LocalDatabase):
                 words = frozenset(word.lower() for key in pairs.keys() for word in key.split())
                 self._key_words = (pairs.version, words)
             return self._key_words[1]
+
+def _heaviest(parts: list[Part], top: int) -> list[Part]:
+    """The parts with only the ``top`` heaviest keys of all of them listed (one query): the keys a
+    single store's ``classify`` shares its votes over, not each shard's own ``top``."""
+    logits = np.concatenate([part.logits[0] for part in parts])
+    if len(logits) <= top:
+        return parts
+    cut = np.partition(logits, len(logits) - top)[len(logits) - top]
+    kept = []
+    for part in parts:
+        keep = np.flatnonzero(part.logits[0] >= cut)
+        kept.append(replace(
+            part, keys=[[part.keys[0][i] for i in keep]], values=[[part.values[0][i] for i in keep]],
+            logits=[part.logits[0][keep]], value_vectors=[part.value_vectors[0][keep]],
+        ))
+    return kept
+
 
 
 def _resolve_answers(settings: Settings, embeddings: AnyEmbeddings) -> Settings:

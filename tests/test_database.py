@@ -348,3 +348,23 @@ def test_one_unknown_word_error_names_every_unknown_word(glove: Embeddings) -> N
         Database({"rhombuss": "shape", "cat": "animall", "dog": "animal"})
     assert set(raised.value.words) == {"rhombuss", "animall"}
     assert "'rhombuss'" in str(raised.value) and "'animall'" in str(raised.value)
+
+
+class _KeysAndGetitem:
+    """Not a Mapping, but what dict.update reads as one: keys() and __getitem__."""
+
+    def __init__(self, pairs: dict[str, str]) -> None:
+        self._pairs = pairs
+
+    def keys(self) -> list[str]:
+        return list(self._pairs)
+
+    def __getitem__(self, key: str) -> str:
+        return self._pairs[key]
+
+
+def test_update_reads_an_object_with_keys_as_dict_update_does(writeup_db: Database) -> None:
+    db = Database(embeddings=writeup_db.embeddings)
+    db.update(_KeysAndGetitem({"cat": "animal", "ball": "toy"}), sphere="shape")
+    assert dict(db.items()) == {"cat": "animal", "ball": "toy", "sphere": "shape"}
+    assert dict(Database(_KeysAndGetitem({"dog": "animal"}), embeddings=writeup_db.embeddings).items()) == {"dog": "animal"}

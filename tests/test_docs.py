@@ -185,3 +185,17 @@ def test_the_api_reference_is_generated_from_the_docstrings(site: Path) -> None:
     errors = (site / "reference" / "errors" / "index.html").read_text()
     for error in ("FuzzyKVError", "UnknownWordError", "StoreError", "InvalidOptionError"):
         assert f'id="fuzzykv.errors.{error}"' in errors
+
+
+def test_the_demo_block_shows_what_the_demo_prints(glove: Any) -> None:
+    from click.testing import CliRunner
+
+    from fuzzykv.cli import main
+
+    text = (ROOT / "docs" / "index.md").read_text()
+    section = text[text.index("## The demo"):]
+    start = section.index("```text\n") + len("```text\n")
+    block = section[start : section.index("\n```", start)]
+    printed = CliRunner().invoke(main, ["demo"]).stdout.splitlines()
+    shown = [line for line in block.splitlines() if line.strip() != "..."]
+    assert shown and all(line in printed for line in shown), (shown, printed)

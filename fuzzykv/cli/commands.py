@@ -7,6 +7,7 @@ Options that shape answers come from :class:`fuzzykv.settings.Settings`, declare
 from __future__ import annotations
 
 import json
+import math
 import sys
 from collections.abc import Callable, Mapping
 from dataclasses import fields
@@ -100,6 +101,13 @@ def _answer_options(command: F) -> F:
     return _settings_options(QUERY_SETTINGS)(command)
 
 
+def _note_reading(db: Database, text: str) -> None:
+    """Note on stderr how ``text`` was read (corrected or guessed words), as ``query`` does."""
+    if text in db or not len(db):
+        return
+    _notes(db.search(text, k=1, attention_k=1))
+
+
 def _given(options: dict[str, Any], names: tuple[str, ...]) -> dict[str, Any]:
     return {name: options.pop(name) for name in names if options.get(name) is not None}
 
@@ -110,7 +118,7 @@ def _as_json(result: QueryResult) -> dict[str, Any]:
         "words": result.words,
         "candidates": [{"word": w, "similarity": s} for w, s in result.candidates],
         "attention": [{"key": key, "weight": w} for key, w in result.attention],
-        "best_similarity": result.best_similarity,
+        "best_similarity": result.best_similarity if math.isfinite(result.best_similarity) else None,
         "ignored": list(result.ignored),
         "corrections": [{"typed": c.typed, "used": c.used, "distance": c.distance} for c in result.corrections],
         "spelled": list(result.spelled),
@@ -124,6 +132,11 @@ def _print_result(result: QueryResult, top_keys: int | None = None) -> None:
     click.echo(f"{'':<10} attention: {', '.join(f'{key} {w:.3f}' for key, w in shown)}")
     if result.ignored:
         click.echo(f"{'':<10} ignored (no vector): {', '.join(result.ignored)}")
+    _notes(result)
+
+
+def _notes(result: QueryResult) -> None:
+    """On stderr: the words read as other spellings, and those guessed from their spelling."""
     for c in result.corrections:
         click.echo(f"note: {result.text!r}: read {c.typed!r} as {c.used!r} ({c.distance} edit{'s' * (c.distance > 1)})",
                    err=True)
@@ -131,9 +144,14 @@ def _print_result(result: QueryResult, top_keys: int | None = None) -> None:
         click.echo(f"note: {result.text!r}: guessed {', '.join(map(repr, result.spelled))} from spelling", err=True)
 
 
-def _open(store: str, *, read_only: bool, options: dict[str, Any] | None = None) -> Database:
+def _open(store: str, *, read_only: bool, options: dict[str, Any] | None = None, create: bool = False) -> Database:
+    """The store file ``store``; unless ``create`` (set, import), a missing one is refused, the same way by every command."""
+    from pathlib import Path
+
     from ..database import Database
 
+    if not create and not Path(store).exists():
+        raise click.ClickException(f"no store at {store!r}: check the path (`fuzzykv set` or `fuzzykv import` create one)")
     options = dict(options or {})
     embeddings = options.pop("embeddings", None)
     return Database.open(store, read_only=read_only, embeddings=embeddings, **options)
@@ -144,7 +162,18 @@ def _open(store: str, *, read_only: bool, options: dict[str, Any] | None = None)
 @click.option("--quiet", "-q", is_flag=True, help="No progress bars.")
 @click.pass_context
 def main(context: click.Context, quiet: bool) -> None:
-    """fuzzykv: a fuzzy semantic key-value store over GloVe word vectors."""
+    """fuzzykv: a fuzzy semantic key-value store over GloVe word vectors.
+
+    Commands that read a store refuse a missing path; only set and import create one. Words read
+    as another spelling, or guessed from their spelling, are noted on stderr.
+
+    \b
+    Exit status:
+      0  answered
+      1  an error (one line on stderr), or no answer: no such key, no key close
+         enough (--min-similarity), an empty store
+      2  a usage error: a wrong option or argument
+    """
     import warnings
 
     if quiet:
@@ -154,7 +183,7 @@ def main(context: click.Context, quiet: bool) -> None:
     shown = warnings.showwarning
 
     def note(message: Warning | str, category: type[Warning], *args: Any, **kwargs: Any) -> None:
-        from .errors import IndexFallbackWarning
+        from ..errors import IndexFallbackWarning
 
         if issubclass(category, IndexFallbackWarning):  # one line, as the library's errors are
             click.echo(f"note: {message}", err=True)
@@ -167,12 +196,17 @@ def main(context: click.Context, quiet: bool) -> None:
 
 @main.command()
 @_answer_options
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON document with every answer.")
 @_clean_errors
-def demo(k: int, exact: bool, embeddings: str | None, **options: Any) -> None:
+def demo(k: int, exact: bool, embeddings: str | None, as_json: bool, **options: Any) -> None:
     """Query the write-up's store with its six queries, showing each answer's top attention keys."""
     from ..database import Database
 
     db = Database(DEMO_PAIRS, embeddings=embeddings, **_given(options, QUERY_SETTINGS))
+    if as_json:
+        results = [db.search(text, k=k, exact=exact) for text in DEMO_QUERIES]
+        click.echo(json.dumps([_as_json(r) for r in results], indent=2, ensure_ascii=False))
+        return
     click.echo(f"store: {dict(DEMO_PAIRS)}")
     click.echo(f"attention: {db.similarity}, temperature {db.temperature:g}; decode: {'exact' if exact else db.settings.index}\n")
     for text in DEMO_QUERIES:
@@ -196,6 +230,10 @@ def query(pairs_path: str | None, words: tuple[str, ...], k: int, exact: bool, e
 
     given = _given(options, QUERY_SETTINGS)
     if pairs_path is not None:
+        from pathlib import Path
+
+        if len(words) > 1 and Path(words[0]).is_file():
+            raise click.UsageError(f"give a STORE or --pairs FILE, not both: {words[0]!r} is a file, not a query text")
         db = Database(read_pairs(pairs_path), embeddings=embeddings, **given)
         texts = words
     else:
@@ -205,11 +243,19 @@ def query(pairs_path: str | None, words: tuple[str, ...], k: int, exact: bool, e
         texts = words[1:]
     with db:
         results = [db.search(text, k=k, exact=exact, min_similarity=min_similarity) for text in texts]
+    unanswered = [r for r in results if not r.words]
     if as_json:
         click.echo(json.dumps([_as_json(r) for r in results], indent=2, ensure_ascii=False))
-        return
-    for result in results:
-        _print_result(result, top_keys=3)
+    else:
+        for result in results:
+            if result.words:
+                _print_result(result, top_keys=3)
+            else:
+                _notes(result)
+    if unanswered:
+        raise click.ClickException("; ".join(
+            f"no key is close enough to {r.text!r}: the best has similarity {r.best_similarity:.3f} < {min_similarity}"
+            for r in unanswered))
 
 
 def _store_options(command: F) -> F:
@@ -226,7 +272,7 @@ def _store_options(command: F) -> F:
 @_clean_errors
 def set_pair(store: str, key: str, value: str, **options: Any) -> None:
     """Store KEY -> VALUE in STORE (created if missing); durable when the command returns."""
-    with _open(store, read_only=False, options=options) as db:
+    with _open(store, read_only=False, options=options, create=True) as db:
         db[key] = value
 
 
@@ -247,20 +293,28 @@ def delete(store: str, key: str) -> None:
 @click.argument("text")
 @click.option("--min-similarity", type=click.FloatRange(-1, 1), default=None,
               help="Fail unless the nearest key has at least this cosine similarity.")
+@click.option("--json", "as_json", is_flag=True, help="Print the value with the key that answered and its similarity, as JSON.")
 @_store_options
 @_clean_errors
-def get(store: str, text: str, min_similarity: float | None, **options: Any) -> None:
+def get(store: str, text: str, min_similarity: float | None, as_json: bool, **options: Any) -> None:
     """Print the value of the key equal to TEXT, else of the nearest key."""
     with _open(store, read_only=True, options=options) as db:
-        value = db.lookup(text, min_similarity=min_similarity)
-        if value is None:
+        _note_reading(db, text)
+        if text in db:
+            key, value, similarity = text, db[text], 1.0
+        else:
             nearest = db.nearest(text, k=1)
             if not nearest:
                 raise click.ClickException(f"{store} holds no pairs")
-            raise click.ClickException(
-                f"no key of {store} is close enough to {text!r}: the nearest, {nearest[0].key!r}, "
-                f"has similarity {nearest[0].similarity:.3f} < {min_similarity}"
-            )
+            key, value, similarity = nearest[0]
+            if min_similarity is not None and similarity < min_similarity:
+                raise click.ClickException(
+                    f"no key of {store} is close enough to {text!r}: the nearest, {key!r}, "
+                    f"has similarity {similarity:.3f} < {min_similarity}"
+                )
+    if as_json:
+        click.echo(json.dumps({"text": text, "key": key, "value": value, "similarity": float(similarity)}, ensure_ascii=False))
+        return
     click.echo(value)
 
 
@@ -274,6 +328,9 @@ def get(store: str, text: str, min_similarity: float | None, **options: Any) -> 
 def nearest(store: str, text: str, k: int, as_json: bool, **options: Any) -> None:
     """Print the K keys nearest to TEXT, with their values and cosine similarities."""
     with _open(store, read_only=True, options=options) as db:
+        if not len(db):
+            raise click.ClickException(f"{store} holds no pairs")
+        _note_reading(db, text)
         found = db.nearest(text, k=k)
     if as_json:
         click.echo(json.dumps([n._asdict() for n in found], ensure_ascii=False))
@@ -285,16 +342,29 @@ def nearest(store: str, text: str, k: int, as_json: bool, **options: Any) -> Non
 @main.command()
 @click.argument("store", type=click.Path(dir_okay=False))
 @click.argument("text")
-@click.option("--k", "k", type=click.IntRange(min=1), default=5, show_default=True, help="How many neighbours vote.")
+@click.option("--k", "k", type=click.IntRange(min=1), default=5, show_default=True,
+              help="How many of the nearest keys to list after the shares.")
+@click.option("--json", "as_json", is_flag=True, help="Print the label, the shares and the nearest keys as JSON.")
 @_store_options
 @_clean_errors
-def classify(store: str, text: str, k: int, **options: Any) -> None:
-    """Print the value the K nearest keys vote for, then each value's share of the votes."""
+def classify(store: str, text: str, k: int, as_json: bool, **options: Any) -> None:
+    """Print the value TEXT's attention favours: each distinct value scores the attention its keys
+    carry, as `query` blends them. Then, on stderr, each value's share and the K nearest keys."""
     with _open(store, read_only=True, options=options) as db:
+        _note_reading(db, text)
         verdict = db.classify(text, k=k)
+    if as_json:
+        click.echo(json.dumps({
+            "text": text, "label": verdict.label,
+            "scores": [{"value": value, "share": float(share)} for value, share in verdict.scores],
+            "neighbours": [{"key": n.key, "value": n.value, "similarity": float(n.similarity)} for n in verdict.neighbours],
+        }, ensure_ascii=False))
+        return
     click.echo(verdict.label)
     for value, share in verdict.scores:
         click.echo(f"  {share:.3f}\t{value}", err=True)
+    for n in verdict.neighbours:
+        click.echo(f"  nearest: {n.similarity:.3f}\t{n.key}\t{n.value}", err=True)
 
 
 @main.command()
@@ -324,7 +394,7 @@ def import_pairs(store: str, pairs_path: str, **options: Any) -> None:
     from .transfer import read_pairs
 
     pairs = list(read_pairs(pairs_path).items())
-    with _open(store, read_only=False, options=options) as db, db.batch():
+    with _open(store, read_only=False, options=options, create=True) as db, db.batch():
         with tqdm(total=len(pairs), desc="fuzzykv: importing", unit="pair", disable=None) as bar:
             for start in range(0, len(pairs), IMPORT_CHUNK):
                 chunk = pairs[start : start + IMPORT_CHUNK]

@@ -339,6 +339,7 @@ class ShardedDatabase(LocalDatabase):
             return frozenset().union(*(words for _, words in self._known))
 
 
+
 def _checked(settings: Settings) -> Settings:
     """Settings with ``answers`` made definite (word vectors: the vocabulary)."""
     return settings if settings.answers is not None else settings.replace(answers="vocabulary")

@@ -140,7 +140,13 @@ def encode(encoder: Encoder, texts: list[str]) -> np.ndarray:
             out = encoder(texts)
     if isinstance(out, torch.Tensor):
         out = out.detach().cpu().numpy()
-    array = np.asarray(out, dtype=np.float32)
+    try:
+        array = np.asarray(out, dtype=np.float32)
+    except (TypeError, ValueError) as error:
+        raise EncoderOutputError(
+            f"an encoder must return numbers (an (n, dim) array of floats); for {texts[:3]!r} it returned "
+            f"{type(out).__name__} {str(out)[:80]!r} ({error}): fix the encoder"
+        ) from error
     if array.ndim != 2 or array.shape[0] != len(texts):
         raise InvalidOptionError(
             f"an encoder must return an (n, dim) array for n texts; for {len(texts)} texts it returned shape {array.shape}"
@@ -151,6 +157,15 @@ def encode(encoder: Encoder, texts: list[str]) -> np.ndarray:
         raise EncoderOutputError(
             f"the encoder returned non-finite values (NaN or infinity) for {bad[:5]!r}; nothing was stored: "
             "fix the encoder (or its inputs)"
+        )
+    # NOTE: cosine similarity squares the values: past ~1.8e19 a float32 square is infinite and the
+    # similarities NaN, so such vectors are refused here rather than answered with NaN.
+    squares = np.einsum("ij,ij->i", array, array)
+    if not np.isfinite(squares).all():
+        bad = [text for text, ok in zip(texts, np.isfinite(squares).tolist()) if not ok]
+        raise EncoderOutputError(
+            f"the encoder returned values too large to compare (up to {float(np.abs(array).max()):.3g}; their squares "
+            f"overflow float32) for {bad[:5]!r}; nothing was stored: scale the encoder's output (e.g. normalise it)"
         )
     return array
 

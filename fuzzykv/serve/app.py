@@ -10,7 +10,10 @@ loop, and ``Database`` is thread-safe.
 
 from __future__ import annotations
 
+import json
 import logging
+import subprocess
+import sys
 import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -20,7 +23,7 @@ from fastapi import FastAPI
 from starlette.concurrency import run_in_threadpool
 
 from .. import __version__
-from ..errors import http_statuses
+from ..errors import FuzzyKVError, http_statuses
 from . import errors
 from .auth import TokenCheck
 from .body import BodyLimit
@@ -94,8 +97,15 @@ def create_app(config: ServeConfig, *, database: Database | None = None) -> Fast
 
 
 def _open_and_warm(app: FastAPI, config: ServeConfig) -> None:
-    """Open the store and answer one query (which builds the vocabulary index), off the event loop."""
+    """Open the store and answer one query (which builds the vocabulary index), off the event loop:
+    the cache is filled first by a child process (:mod:`fuzzykv.serve.warm`), whose work holds no
+    lock of this one."""
     try:
+        if config.shards is None and config.store.exists():
+            app.state.readiness = ("warming", "filling the cache (vectors, indexes)")
+            settings = json.dumps({"store": str(config.store), "embeddings": config.embeddings})
+            subprocess.run([sys.executable, "-m", "fuzzykv.serve.warm", settings], check=False, timeout=3600)
+        app.state.readiness = ("warming", "opening the store")
         db = config.open_store()
         app.state.readiness = ("warming", "building the vocabulary index")
         app.state.database = db
@@ -107,6 +117,10 @@ def _open_and_warm(app: FastAPI, config: ServeConfig) -> None:
                 log.warning("warming up with the query %r failed; the first query builds the index", first, exc_info=True)
         app.state.readiness = ("ready", None)
         log.info("the store %s is open and warm", config.store)
+    except FuzzyKVError as error:  # a clear message: one line, no traceback
+        message = str(error).replace("pass the same embeddings=...", "start fuzzykv serve with the same --embeddings FILE")
+        log.error("could not open the store %s: %s", config.store, message)
+        app.state.readiness = ("failed", f"could not open the store: {type(error).__name__}: {message}")
     except Exception as error:
         log.error("could not open the store %s", config.store, exc_info=error)
         app.state.readiness = ("failed", f"could not open the store: {type(error).__name__}: {error}")

@@ -8,9 +8,10 @@ token gets 401 whatever its body; :data:`bearer` declares the scheme in the Open
 from __future__ import annotations
 
 import hmac
+from typing import Annotated
 
-from fastapi import Request
-from fastapi.security import HTTPBearer
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from ..errors import AuthenticationError
@@ -35,9 +36,8 @@ def token_error(expected: str | None, given: str) -> AuthenticationError | None:
     )
 
 
-async def require_token(request: Request) -> None:
+async def require_token(request: Request, _: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]) -> None:
     """A FastAPI dependency: 401 unless the request carries the service's token (if it has one)."""
-    await bearer(request)  # declares the scheme in the schema
     problem = token_error(request.app.state.config.token, request.headers.get("authorization", ""))
     if problem is not None:
         raise problem

@@ -44,11 +44,15 @@ def is_loopback(host: str) -> bool:
 @click.option("--shards", type=click.IntRange(1, 1024), default=None,
               help="Serve a sharded store: STORE is its folder, with this many shards on Ray (pip install 'fuzzykv[ray]').")
 @click.option("--ray-address", default=None, help="With --shards: join this Ray cluster ('auto', or ray://host:port).")
+@click.option("--embeddings", type=click.Path(exists=True, dir_okay=False), default=None,
+              help="The GloVe or word2vec vectors file the store was made with (default: GloVe 6B 50d).")
 def serve(store: Path, host: str, port: int, workers: int, read_only: bool, token_file: Path | None, max_body: int,
-          log_level: str, access_log: bool, shards: int | None, ray_address: str | None) -> None:
+          log_level: str, access_log: bool, shards: int | None, ray_address: str | None, embeddings: str | None) -> None:
     """Serve the store file STORE over HTTP: JSON in and out, OpenAPI at /openapi.json, docs at /docs.
 
-    The store is created if it does not exist (unless --read-only).
+    The store is created if it does not exist (unless --read-only). The server listens at once:
+    /healthz answers while the store opens and warms up, /readyz says "warming" (503) until /v1
+    answers, then "ready"; a store that cannot be opened makes /readyz say "failed" with the reason.
     """
     try:
         token = read_token(token_file) if token_file is not None else os.environ.get(TOKEN_VARIABLE) or None
@@ -74,7 +78,7 @@ def serve(store: Path, host: str, port: int, workers: int, read_only: bool, toke
     if shards is not None and workers > 1:
         raise click.ClickException("--shards serves from one process (the shards are Ray actors); drop --workers")
     config = ServeConfig(store=store, read_only=read_only, token=token, max_body=max_body, shards=shards,
-                         ray_address=ray_address)
+                         ray_address=ray_address, embeddings=embeddings)
     if shards is None:
         _check_store(config)
     import uvicorn
@@ -91,8 +95,12 @@ def serve(store: Path, host: str, port: int, workers: int, read_only: bool, toke
 
 
 def _check_store(config: ServeConfig) -> None:
-    """Open the store once here, so a bad file is one clean line, not a traceback from every worker."""
+    """Check the store file here (not its embeddings, which may take a while to load on a cold cache:
+    the workers load them after they listen), so a bad file is one clean line, not a traceback from
+    every worker."""
+    from ..store.sqlite import Store
+
     try:
-        config.open_store().close()
+        Store.open(config.store, read_only=config.read_only).close()
     except FuzzyKVError as error:
         raise click.ClickException(str(error)) from error

@@ -43,6 +43,7 @@ class ServeConfig:
     :ivar read_only: refuse every write with 403, and open the store read-only.
     :ivar token: when set, every ``/v1`` request needs ``Authorization: Bearer <token>``.
     :ivar max_body: the largest request body accepted, in bytes (413 beyond).
+    :ivar embeddings: the vectors file the store was made with (``None``: the default GloVe).
     """
 
     store: Path
@@ -51,18 +52,19 @@ class ServeConfig:
     max_body: int = DEFAULT_MAX_BODY
     shards: int | None = None
     ray_address: str | None = None
+    embeddings: str | None = None
 
     def open_store(self) -> Any:
         """The store this configuration names: a store file, or (with ``shards``) a sharded store's folder on Ray."""
         if self.shards is None:
             from ..database import Database
 
-            return Database.open(self.store, read_only=self.read_only)
+            return Database.open(self.store, read_only=self.read_only, embeddings=self.embeddings)
         if self.read_only:
             raise ValueError("--read-only is not available with --shards yet; serve the shards without it")
         from ..distributed import ShardedDatabase
 
-        return ShardedDatabase.open(self.store, shards=self.shards, address=self.ray_address)
+        return ShardedDatabase.open(self.store, shards=self.shards, address=self.ray_address, embeddings=self.embeddings)
 
     @property
     def limits(self) -> Limits:
@@ -93,6 +95,7 @@ class ServeConfig:
             max_body=int(settings["max_body"]),
             shards=settings.get("shards"),
             ray_address=settings.get("ray_address"),
+            embeddings=settings.get("embeddings"),
         )
 
 

@@ -80,14 +80,15 @@ async def _invalid(request: Request, error: Exception) -> JSONResponse:
     return response_of(errors.RequestSchemaError(message))
 
 
+#: The methods a route may take, asked of every route in turn for an Allow header.
+_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE")
+
+
 def allowed_methods(request: Request) -> list[str]:
     """Every method some route takes at this path (all of them, not only the first route's)."""
-    methods: set[str] = set()
-    for route in request.app.router.routes:
-        match, _ = route.matches({**request.scope, "method": "\0"})
-        if match != Match.NONE:
-            methods.update(getattr(route, "methods", None) or ())
-    return sorted(methods)
+    routes = request.app.router.routes
+    return [method for method in _METHODS
+            if any(route.matches({**request.scope, "method": method})[0] == Match.FULL for route in routes)]
 
 
 async def _http(request: Request, error: Exception) -> JSONResponse:

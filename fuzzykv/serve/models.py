@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints
 
 from .config import LIMITS
 
@@ -32,7 +32,12 @@ Text = Annotated[
     AfterValidator(_encodable),
     Field(description=f"A text of 1 to {LIMITS.max_text_chars:,} characters, not only white space."),
 ]
-K = Annotated[int, Field(ge=1, le=LIMITS.max_k, description=f"How many; 1 to {LIMITS.max_k}.")]
+def _whole(value: object) -> object:
+    """JSON Schema's integers include 5.0: take a whole float as the int it is (strings stay refused)."""
+    return int(value) if isinstance(value, float) and value.is_integer() else value
+
+
+K = Annotated[int, Field(ge=1, le=LIMITS.max_k, description=f"How many; 1 to {LIMITS.max_k}."), BeforeValidator(_whole)]
 Similarity = Annotated[float, Field(ge=-1, le=1, description="A cosine similarity, -1 to 1.")]
 
 

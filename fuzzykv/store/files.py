@@ -44,7 +44,14 @@ def create(path: Path) -> None:
     A link never replaces a file, so when two processes create the same store at once the first
     link wins and the other opens that store; no one ever sees a half-made store.
     """
-    fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".new", dir=path.parent)
+    try:
+        fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".new", dir=path.parent)
+    except PermissionError as error:
+        raise ReadOnlyStoreError(
+            f"cannot create a store at {str(path)!r}: its folder cannot be written ({error}); pick a writable folder"
+        ) from error
+    except OSError as error:
+        raise StoreError(f"cannot create a store at {str(path)!r} ({error}); check the path and free space") from error
     os.close(fd)
     staging = Path(name)
     try:
@@ -130,6 +137,11 @@ def _tables(uri: str) -> set[str]:
         return {row[0] for row in connection.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
     finally:
         connection.close()
+
+def writable(path: Path) -> bool:
+    """Whether the file at ``path`` may be written: its mode grants a write bit and this process may write it."""
+    return bool(path.stat().st_mode & 0o222) and os.access(path, os.W_OK)
+
 
 def uri_for(path: Path, read_only: bool) -> tuple[str, bool]:
     """The URI to open ``path`` with, and whether it is immutable (a read-only folder or medium).

@@ -27,7 +27,7 @@ from ..errors import (
     StoreError,
     StoreVersionError,
 )
-from .files import check_header, check_is_ours, create, damaged, translate, uri_for
+from .files import check_header, check_is_ours, create, damaged, translate, uri_for, writable
 from .schema import FORMAT, SCHEMA_VERSION, VECTOR
 from .snapshot import Mark
 
@@ -64,6 +64,7 @@ class Store:
     def __init__(self, path: Path, connection: sqlite3.Connection, read_only: bool) -> None:
         self.path = path
         self.read_only = read_only
+        self._locked = False  # read-only because the file is (not because it was opened so)
         self._db: sqlite3.Connection | None = connection
         self._data_version = -1
 
@@ -83,6 +84,8 @@ class Store:
         :raises ReadOnlyStoreError: the file or its folder cannot be written (and not ``read_only``).
         :raises StoreError: a missing folder, a missing store opened ``read_only``, a damaged file.
         """
+        if "\0" in str(path):
+            raise StoreError(f"the path {str(path)!r} holds a NUL byte, which no file name can hold; check the path")
         path = Path(path)
         where = str(path)
         if path.is_dir():
@@ -95,14 +98,18 @@ class Store:
             create(path)
         check_header(path)
         check_is_ours(path)
-        uri, immutable = uri_for(path, read_only)
+        locked = not read_only and not writable(path)
+        # NOTE: a file no one may write, opened to write, is read as read-only: an SQLite writer on it
+        # could not remove its -wal/-shm on close. A write then says why it cannot happen.
+        uri, immutable = uri_for(path, read_only or locked)
         try:
             connection = sqlite3.connect(uri, uri=True, isolation_level=None, check_same_thread=False, timeout=30)
         except sqlite3.Error as error:
             raise translate(error, path) from error
-        store = cls(path, connection, read_only)
+        store = cls(path, connection, read_only or locked)
+        store._locked = locked
         try:
-            if read_only and not immutable:
+            if (read_only or locked) and not immutable:
                 store._sql("PRAGMA query_only = ON")  # a writable connection only so it cleans up its side files
             store._prepare()
         except BaseException:
@@ -161,6 +168,11 @@ class Store:
     def transaction(self) -> Iterator[None]:
         """A write transaction: taken at once (one writer at a time), committed on exit, else rolled back."""
         if self.read_only:
+            if self._locked:
+                raise ReadOnlyStoreError(
+                    f"the store {str(self.path)!r} is a read-only file (mode {self.path.stat().st_mode & 0o777:o}); "
+                    "make it writable (chmod u+w) to write, or open it read_only=True to read"
+                )
             raise ReadOnlyStoreError(
                 f"the store {str(self.path)!r} was opened read-only; open it without read_only to write"
             )
@@ -341,6 +353,14 @@ class Store:
             )
         key_vectors = np.frombuffer(b"".join(key_blobs), dtype=VECTOR).reshape(len(found), dim)
         value_vectors = np.frombuffer(b"".join(value_blobs), dtype=VECTOR).reshape(len(found), dim)
+        for name, vectors in (("key", key_vectors), ("value", value_vectors)):
+            finite = np.isfinite(vectors).all(axis=1)
+            if not finite.all():
+                bad = [keys[i] for i in np.flatnonzero(~finite)[:3].tolist()]
+                raise StoreError(
+                    f"{str(self.path)!r} holds {int((~finite).sum()):,} {name} vectors that are not finite (NaN or "
+                    f"infinity; keys {bad!r}): the store is damaged; restore it from a backup, or set those keys again"
+                )
         return Rows(keys, values, key_vectors, value_vectors, rowids)  # read-only views of the joined bytes
 
     # -- writing (inside ``transaction()``) --------------------------------------------------

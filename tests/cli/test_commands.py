@@ -181,3 +181,77 @@ def test_the_sharded_store_without_ray_says_how_to_install_it() -> None:
     probe = "import sys; sys.modules['ray'] = None; import fuzzykv.distributed"
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True)
     assert done.returncode == 1 and "pip install 'fuzzykv[ray]'" in done.stderr
+
+
+# -- issue 23: one way to refuse a missing store, notes on stderr, --json, documented exit codes ------------
+
+
+@pytest.mark.parametrize("command", [["get", "x"], ["nearest", "x"], ["classify", "x"], ["info"], ["export"],
+                                     ["delete", "x"], ["query", "x"]])
+def test_every_reading_command_refuses_a_missing_store_the_same_way(runner: CliRunner, tmp_path: Path,
+                                                                   command: list[str]) -> None:
+    missing = tmp_path / "nosuch.fkv"
+    result = runner.invoke(main, [command[0], str(missing), *command[1:]])
+    assert result.exit_code == 1 and f"no store at {str(missing)!r}" in result.output and "Traceback" not in result.output
+    assert not missing.exists()  # delete used to create the store it could not find
+
+
+def test_nearest_on_an_empty_store_fails(runner: CliRunner, tmp_path: Path, glove: Embeddings) -> None:
+    store = str(tmp_path / "s.fkv")
+    assert runner.invoke(main, ["set", store, "cat", "animal"]).exit_code == 0
+    assert runner.invoke(main, ["delete", store, "cat"]).exit_code == 0
+    result = runner.invoke(main, ["nearest", store, "kitten"])
+    assert result.exit_code == 1 and "holds no pairs" in result.output
+
+
+def test_query_with_both_a_store_and_pairs_is_a_usage_error(runner: CliRunner, tmp_path: Path, pairs_json: Path,
+                                                             glove: Embeddings) -> None:
+    store = str(tmp_path / "colors.fkv")
+    assert runner.invoke(main, ["set", store, "red", "colour"]).exit_code == 0
+    result = runner.invoke(main, ["query", store, "--pairs", str(pairs_json), "kitten"])
+    assert result.exit_code == 2 and "not both" in result.output
+
+
+@pytest.mark.parametrize("command", ["get", "nearest", "classify"])
+def test_get_nearest_and_classify_note_corrections_on_stderr(command: str, tmp_path: Path, glove: Embeddings) -> None:
+    runner = CliRunner()
+    store = str(tmp_path / "s.fkv")
+    assert runner.invoke(main, ["set", store, "cat", "animal"]).exit_code == 0
+    assert runner.invoke(main, ["set", store, "sphere", "shape"]).exit_code == 0
+    result = runner.invoke(main, [command, store, "kitteen"])
+    assert result.exit_code == 0, result.output
+    assert "read 'kitteen' as 'kitten'" in result.stderr and "kitteen" not in result.stdout
+    guessed = runner.invoke(main, [command, store, "qzxwvq"])
+    assert "from spelling" in guessed.stderr or "ignored" in guessed.stderr or guessed.exit_code == 1
+
+
+def test_classify_k_lists_the_nearest_keys_and_has_json(runner: CliRunner, tmp_path: Path, glove: Embeddings) -> None:
+    store = str(tmp_path / "s.fkv")
+    for key, value in (("cat", "animal"), ("dog", "animal"), ("ball", "toy"), ("sphere", "shape")):
+        assert runner.invoke(main, ["set", store, key, value]).exit_code == 0
+    assert "vote" not in runner.invoke(main, ["classify", "--help"]).output
+    one = CliRunner().invoke(main, ["classify", store, "kitten", "--k", "1"])
+    assert one.stdout.strip() == "animal" and one.stderr.count("nearest:") == 1
+    verdict = json.loads(runner.invoke(main, ["classify", store, "kitten", "--k", "2", "--json"]).output)
+    assert verdict["label"] == "animal" and len(verdict["neighbours"]) == 2
+    assert sum(s["share"] for s in verdict["scores"]) == pytest.approx(1.0)
+
+
+def test_query_min_similarity_fails_like_get(runner: CliRunner, tmp_path: Path, glove: Embeddings) -> None:
+    store = str(tmp_path / "s.fkv")
+    assert runner.invoke(main, ["set", store, "cat", "animal"]).exit_code == 0
+    for command in (["query", store, "parabola"], ["get", store, "parabola"]):
+        result = CliRunner().invoke(main, [*command, "--min-similarity", "0.95"])
+        assert result.exit_code == 1 and "close enough" in result.stderr and "attention" not in result.stdout
+    as_json = CliRunner().invoke(main, ["get", store, "kitten", "--json"])
+    assert json.loads(as_json.stdout)["key"] == "cat"
+
+
+def test_exit_codes_are_documented(runner: CliRunner) -> None:
+    text = runner.invoke(main, ["--help"]).output
+    assert "Exit status" in text and all(f"  {code}  " in text for code in (0, 1, 2))
+
+
+def test_demo_has_json(runner: CliRunner, glove: Embeddings) -> None:
+    answers = json.loads(runner.invoke(main, ["demo", "--json", "--k", "2"]).stdout)
+    assert [a["text"] for a in answers] == list(DEMO_QUERIES) and all(len(a["words"]) == 2 for a in answers)

@@ -289,3 +289,14 @@ def test_the_http_service_serves_a_sharded_store(ray_session: None, tmp_path: Pa
         assert http.get("/v1/info").json()["pairs"] == 3
     with ShardedDatabase.open(tmp_path / "sharded") as again:
         assert dict(again.items()) == {"sphere": "shape", "one": "number", "cat": "animal"}
+
+
+def test_classify_shares_are_over_the_global_heaviest_keys(ray_session: None, glove: Embeddings) -> None:
+    """Spread attention (a high temperature): each shard's own 256 heaviest keys are not the store's."""
+    pairs = draw_pairs(glove, 2_000, seed=29)
+    db = Database(pairs, temperature=0.5)
+    with ShardedDatabase(pairs, shards=3, temperature=0.5, timeout=600) as sharded:
+        for text in draw_queries(glove, 6, seed=31):
+            want, got = db.classify(text), sharded.classify(text)
+            assert [value for value, _ in got.scores] == [value for value, _ in want.scores]
+            assert [share for _, share in got.scores] == pytest.approx([share for _, share in want.scores], abs=1e-7)

@@ -131,3 +131,17 @@ def test_damaged_char_encoder_weights_are_refused_before_torch_reads_them(tmp_pa
     copy.write_bytes(bytes(data))
     with pytest.raises(EmbeddingsError, match="damaged"):
         CharEncoder.load(copy)
+
+
+@pytest.mark.parametrize(("output", "says"), [
+    (lambda texts: np.full((len(texts), 4), 1e30), "too large"),
+    (lambda texts: [["a", "b"] for _ in texts], "numbers"),
+    (lambda texts: [object() for _ in texts], "numbers"),
+])
+def test_an_encoder_returning_unusable_vectors_is_a_typed_error(output, says: str) -> None:
+    from fuzzykv import EncoderOutputError
+
+    with pytest.raises(EncoderOutputError, match=says):
+        Database({"cat": "animal"}, encoder=output)
+    fine = Database({"cat": "animal", "dog": "animal"}, encoder=lambda texts: np.ones((len(texts), 4)) * 1e3)
+    assert np.isfinite(fine.search("cat").best_similarity)

@@ -42,7 +42,9 @@ def free_port() -> int:
         return port
 
 
-def start(store: Path, cache: Path, log: Path, *args: str, env: dict[str, str] | None = None) -> Server:
+def start(store: Path, cache: Path, log: Path, *args: str, env: dict[str, str] | None = None,
+          wait_for: str = "/readyz") -> Server:
+    """``fuzzykv serve`` in a subprocess, once ``wait_for`` answers 200 (``/readyz``: the store is open and warm)."""
     port = free_port()
     command = [sys.executable, "-m", "fuzzykv.serve", str(store), "--port", str(port), "--no-access-log", *args]
     environment = {**os.environ, "FUZZYKV_CACHE": str(cache), **(env or {})}
@@ -52,17 +54,18 @@ def start(store: Path, cache: Path, log: Path, *args: str, env: dict[str, str] |
         process = subprocess.Popen(command, env=environment, stdout=out, stderr=subprocess.STDOUT,
                                    start_new_session=True)
     server = Server(f"http://127.0.0.1:{port}", process, log)
-    deadline = time.monotonic() + 90
+    # NOTE: on a cold cache, warming up (GloVe's conversion, the vocabulary index) takes a minute or more.
+    deadline = time.monotonic() + 300
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise AssertionError(f"the server exited with {process.returncode}:\n{log.read_text()}")
         try:
-            if httpx.get(f"{server.url}/readyz", timeout=1).status_code == 200:
+            if httpx.get(f"{server.url}{wait_for}", timeout=1).status_code == 200:
                 return server
         except httpx.TransportError:
             time.sleep(0.2)
     stop(server, signal.SIGKILL)
-    raise AssertionError(f"the server did not start in 90 s:\n{log.read_text()}")
+    raise AssertionError(f"the server did not start in 300 s:\n{log.read_text()}")
 
 
 def stop(server: Server, how: signal.Signals = signal.SIGTERM) -> int:

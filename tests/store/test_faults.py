@@ -24,8 +24,8 @@ import pytest
 from fuzzykv import Database, NotAStoreError, NotTextError, StoreError
 from fuzzykv.embed.vectors import Embeddings
 from fuzzykv.pairs import PairMatrix
-from fuzzykv.store import snapshot as mapped_pairs
 from fuzzykv.store.sqlite import Rows, Store
+from fuzzykv.store.sqlite import snapshot as mapped_pairs
 from fuzzykv.store.synced import SyncedPairs
 
 DIM = 4
@@ -441,3 +441,58 @@ def test_the_matrix_moves_a_reinserted_key_to_the_end() -> None:
     assert pairs.copy().keys() == ["a", "c", "b"]
     pairs.set_many(["a"], ["x"], r.key_vectors[:1], r.value_vectors[:1])  # no rowids: a dict's order
     assert pairs.keys() == ["a", "c", "b"]
+
+
+# -- issue 23, item 19: store files and paths ---------------------------------------------------------
+
+
+def test_key_vectors_garbled_to_nan_are_a_store_error(tmp_path: Path) -> None:
+    path = tmp_path / "s.fkv"
+    _store_with_pairs(path, n=20)
+    connection = sqlite3.connect(path)
+    connection.execute("UPDATE fuzzykv_pairs SET key_vector = ? WHERE rowid = (SELECT min(rowid) FROM fuzzykv_pairs)",
+                       (np.full(DIM, np.nan, dtype=np.float32).tobytes(),))
+    connection.commit()
+    connection.close()
+    store = Store.open(path)
+    try:
+        with pytest.raises(StoreError, match="not finite"):
+            store.read_all(DIM)
+    finally:
+        store.close()
+
+
+def test_a_path_with_a_nul_byte_is_a_store_error(tmp_path: Path) -> None:
+    with pytest.raises(StoreError, match="NUL"):
+        Store.open(str(tmp_path / "a\0b.fkv"))
+
+
+def test_creating_a_store_in_a_folder_that_cannot_be_written_is_a_read_only_store_error(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from fuzzykv import ReadOnlyStoreError
+
+    def refuse(*args: object, **kwargs: object) -> tuple[int, str]:
+        raise PermissionError(13, "Permission denied")  # as a read-only folder answers a user who is not root
+
+    monkeypatch.setattr(tempfile, "mkstemp", refuse)
+    with pytest.raises(ReadOnlyStoreError, match="pick a writable folder"):
+        Store.open(tmp_path / "s.fkv")
+
+
+def test_a_read_only_file_opened_to_write_reads_leaves_no_side_files_and_refuses_writes(tmp_path: Path) -> None:
+    from fuzzykv import ReadOnlyStoreError
+
+    path = tmp_path / "s.fkv"
+    _store_with_pairs(path, n=20)
+    path.chmod(0o444)
+    try:
+        store = Store.open(path)
+        try:
+            assert len(store.read_all(DIM)[1].keys) == 20
+            with pytest.raises(ReadOnlyStoreError, match="read-only file"):
+                write(store, ["more"])
+        finally:
+            store.close()
+        assert side_files(path) == []
+    finally:
+        path.chmod(0o644)
