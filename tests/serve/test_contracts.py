@@ -55,7 +55,7 @@ def test_each_error_class_states_its_status_once_and_the_client_reads_it_back() 
     assert errors.NotAStoreError.http_status == 500  # inherited from StoreError
     assert errors.error_class("ValidationError") is errors.RequestSchemaError
     assert errors.error_class("KeyError") is errors.MissingKeyError
-    from fuzzykv import client
+    from fuzzykv.serve import client
     from fuzzykv.serve import errors as served
 
     # One definition: the client's and the service's AuthenticationError are the library's.
@@ -75,7 +75,7 @@ def test_a_new_error_class_is_one_edit() -> None:
         http_status = 418
 
     try:
-        from fuzzykv import client
+        from fuzzykv.serve import client
         from fuzzykv.serve.errors import response_of
 
         answer = response_of(TeapotError("short and stout"))
