@@ -332,7 +332,7 @@ def test_map_draws_one_point_per_key_and_highlights_the_query(page: Any, writabl
     points = page.find_elements(By.CSS_SELECTOR, "#map circle.point")
     assert len(points) == drawn["sampled"] == drawn["total"] == len(PAIRS)
     assert {p.get_attribute("data-key") for p in points} == {p["key"] for p in drawn["points"]}
-    heavy = {p.get_attribute("data-key") for p in page.find_elements(By.CSS_SELECTOR, "#map circle.heavy")}
+    heavy = {p.get_attribute("data-key") for p in page.find_elements(By.CSS_SELECTOR, "#map-marks circle.heavy")}
     assert heavy == set(texts(page, "#weights .label"))
     # every point of one value has that value's colour, and the legend names the values
     classes = {p.get_attribute("data-key"): p.get_attribute("class").split()[1] for p in points}

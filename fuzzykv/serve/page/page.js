@@ -201,14 +201,14 @@
     const slow = setTimeout(() => run === state.queryRun && setStatus("query-status", "Asking…"), 300);
     const body = { text, k: options.k, exact: options.exact, attention_k: HEAVIEST };
     if (options.min !== null) body.min_similarity = options.min;
-    const asked = api("POST", "/v1/query", body).then((answer) => ({ answer }), (error) => ({ error }));
-    // the shareable URL, once the request has left (pushState takes a few milliseconds)
-    const url = shareURL(text, options);
-    if (push && location.search !== url) history.pushState(null, "", url);
-    const { answer, error } = await asked;
+    const { answer, error } = await api("POST", "/v1/query", body).then((answer) => ({ answer }), (error) => ({ error }));
     clearTimeout(slow);
     if (run !== state.queryRun) return; // a newer query has been asked meanwhile
+    // the shareable URL, once the answer is drawn: pushState takes milliseconds the answer need not wait for
+    const url = shareURL(text, options);
+    const share = () => push && location.search !== url && history.pushState(null, "", url);
     if (error) {
+      share();
       $("answer").hidden = true;
       setStatus("query-status", "The query failed: " + error.message, "error");
       state.answer = null;
@@ -218,11 +218,18 @@
     }
     state.answer = answer;
     renderAnswer(answer, options);
+    await nextFrame(); // the answer is on screen before the URL and the map's marks are seen to
+    share();
     // then where the query lands on the map (asked after the answer, so it never delays the answer)
     const placed = await place(text);
     if (run !== state.queryRun) return;
     state.placed = placed;
     highlight();
+  }
+
+  // Resolves after the browser has drawn the current changes.
+  function nextFrame() {
+    return new Promise((resolve) => requestAnimationFrame(() => setTimeout(resolve, 0)));
   }
 
   // Where a text lands on the drawn map (null before the map is drawn, or if the text cannot be placed).
@@ -497,6 +504,7 @@
     const map = state.map;
     const canvas = $("map");
     canvas.replaceChildren();
+    $("map-marks").replaceChildren();
     state.dots = new Map();
     if (!map) return;
     const width = 600, height = 420, pad = 18;
@@ -512,7 +520,6 @@
     canvas.append(svg("line", { x1: sx(0), y1: pad, x2: sx(0), y2: height - pad, class: "axis" }),
       svg("line", { x1: pad, y1: sy(0), x2: width - pad, y2: sy(0), class: "axis" }));
     state.layer = svg("g");
-    state.top = svg("g");
     for (const point of map.points) {
       const dot = svg("circle", {
         cx: sx(point.x).toFixed(1), cy: sy(point.y).toFixed(1), r: state.radius,
@@ -525,8 +532,7 @@
       state.layer.append(dot);
       state.dots.set(point.key, { dot, point });
     }
-    canvas.append(state.layer, state.top);
-    state.lit = [];
+    canvas.append(state.layer);
     highlight();
   }
 
@@ -534,26 +540,26 @@
   function highlight() {
     const map = state.map;
     if (!map || !state.dots) return;
-    for (const { dot } of state.lit) {
-      dot.classList.remove("heavy");
-      dot.setAttribute("r", state.radius);
-      state.layer.append(dot);
-    }
-    state.top.replaceChildren();
-    state.lit = [];
+    const marks = $("map-marks");
+    marks.replaceChildren();
     const { sx, sy } = state;
     const attention = state.answer ? state.answer.attention : [];
+    let lit = 0;
     attention.forEach((weight, rank) => {
       const found = state.dots.get(weight.key);
       if (!found) return;
-      found.dot.classList.add("heavy");
-      found.dot.setAttribute("r", state.radius + 3);
-      state.top.append(found.dot);
-      state.lit.push(found);
+      lit += 1;
+      const { point } = found;
+      const ring = svg("circle", {
+        cx: sx(point.x).toFixed(1), cy: sy(point.y).toFixed(1), r: state.radius + 3,
+        class: "heavy " + (state.colourOf.get(point.value) || "c-other"),
+      });
+      ring.dataset.key = point.key;
+      marks.append(ring);
       if (rank < LABELLED) {
-        const label = svg("text", { x: (sx(found.point.x) + state.radius + 5).toFixed(1), y: (sy(found.point.y) + 4).toFixed(1), class: "label" });
+        const label = svg("text", { x: (sx(point.x) + state.radius + 5).toFixed(1), y: (sy(point.y) + 4).toFixed(1), class: "label" });
         label.textContent = weight.key;
-        state.top.append(label);
+        marks.append(label);
       }
     });
     if (state.placed) {
@@ -565,14 +571,14 @@
       star.append(title);
       const label = svg("text", { x: (x + s + 4).toFixed(1), y: (y - s).toFixed(1), class: "label" });
       label.textContent = state.placed.text;
-      state.top.append(star, label);
+      marks.append(star, label);
     }
     const share = map.explained.reduce((a, b) => a + b, 0);
     let caption = map.sampled === map.total
       ? "All " + map.total.toLocaleString("en") + " keys"
       : "An even sample of " + map.sampled.toLocaleString("en") + " of the " + map.total.toLocaleString("en") + " keys";
     caption += map.total ? ", by the two principal components of their vectors (" + (share * 100).toFixed(0) + "% of the variance). Hover a point for its key." : " (the store is empty).";
-    const outside = attention.length - state.lit.length;
+    const outside = attention.length - lit;
     if (outside) caption += " " + outside + " of the query's heaviest keys are outside the sample.";
     $("map-caption").textContent = caption;
     const legend = $("legend");
@@ -589,7 +595,7 @@
       else others += count;
     }
     if (others) entry("c-other", "other values (" + others + ")");
-    if (state.lit.length) entry("heavy", "heaviest keys of the query", true);
+    if (lit) entry("heavy", "heaviest keys of the query", true);
     if (state.placed) entry("query", "the query", true);
   }
 
