@@ -11,10 +11,10 @@ A store of 10,000 pairs (``make_pairs``) behind ``fuzzykv serve`` (one worker), 
   drawn the answer (its request: ``/v1/query``), and until it has placed the query on the map;
 - direct: ``fetch('/v1/query')`` with the same body from the same tab, until its JSON is parsed.
 
-Goal: the page's answer at most 1.2 x direct (medians); the map's mark follows the answer (it waits for
-the answer's frame, then asks ``/v1/map:place``), so it is reported, not held to the goal. Also: what a second visit to the page sends over the network
-(the HTML, revalidated; its assets come from the browser's cache) and whether its data requests leave
-in one round.
+Goal: the page's answer at most 1.2 x direct (medians). The map's mark follows the answer (it waits
+for the answer's frame, then asks ``/v1/map:place``), so it is reported, not held to the goal. Also:
+what a second visit to the page sends over the network (the HTML, revalidated; its assets come from
+the browser's cache) and whether its data requests leave in one round.
 """
 
 from __future__ import annotations
