@@ -210,7 +210,7 @@
     if (error) {
       share();
       $("answer").hidden = true;
-      setStatus("query-status", "The query failed: " + error.message, "error");
+      setStatus("query-status", "The query failed: " + (error.status === 401 ? "the service needs its token." : error.message), "error");
       state.answer = null;
       state.placed = null;
       highlight();
@@ -336,7 +336,8 @@
       }
     } catch (error) {
       if (filter !== state.filter) return;
-      setStatus("pairs-status", (filter ? "The filter failed: " : "The pairs could not be read: ") + error.message, "error");
+      const why = error.status === 401 ? "the service needs its token." : error.message;
+      setStatus("pairs-status", (filter ? "The filter failed: " : "The pairs could not be read: ") + why, "error");
       $("pairs").tBodies[0].replaceChildren();
       return;
     }
@@ -486,7 +487,7 @@
     try {
       state.map = await api("GET", "/v1/map?limit=" + MAP_KEYS);
     } catch (error) {
-      $("map-caption").textContent = "The map could not be drawn: " + error.message;
+      $("map-caption").textContent = error.status === 401 ? "The map needs the service's token." : "The map could not be drawn: " + error.message;
       throw error;
     }
     // the most frequent values get colours; the rest share "other"
