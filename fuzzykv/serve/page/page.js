@@ -86,7 +86,7 @@
     try {
       response = await fetch(path, {
         method, headers, body: body === undefined ? undefined : JSON.stringify(body),
-        credentials: "omit", cache: "no-store",
+        cache: "no-store",
       });
     } catch (error) {
       throw new ServiceError(0, "NetworkError", "The service did not answer (" + error.message + "); is it still running?");
@@ -175,7 +175,7 @@
 
   function queryOptions() {
     const k = Math.min(100, Math.max(1, parseInt($("k").value, 10) || 5));
-    $("k").value = k;
+    if ($("k").value !== String(k)) $("k").value = k;
     const min = $("min").value.trim();
     return { k, exact: $("exact").checked, min: min === "" ? null : Number(min) };
   }
@@ -196,33 +196,40 @@
       return;
     }
     const options = queryOptions();
-    const url = shareURL(text, options);
-    if (push && location.search !== url) history.pushState(null, "", url);
     const run = ++state.queryRun;
-    setStatus("query-status", "Asking…");
+    // "Asking…" only for a slow answer: a redraw while the service works would compete with it for the CPU
+    const slow = setTimeout(() => run === state.queryRun && setStatus("query-status", "Asking…"), 300);
     const body = { text, k: options.k, exact: options.exact, attention_k: HEAVIEST };
     if (options.min !== null) body.min_similarity = options.min;
-    // Where the query lands on the map: asked at the same time as the query, from the map's projection.
-    const placing = place(text);
-    let answer;
-    try {
-      answer = await api("POST", "/v1/query", body);
-    } catch (error) {
-      if (run !== state.queryRun) return;
+    const { answer, error } = await api("POST", "/v1/query", body).then((answer) => ({ answer }), (error) => ({ error }));
+    clearTimeout(slow);
+    if (run !== state.queryRun) return; // a newer query has been asked meanwhile
+    // the shareable URL, once the answer is drawn: pushState takes milliseconds the answer need not wait for
+    const url = shareURL(text, options);
+    const share = () => push && location.search !== url && history.pushState(null, "", url);
+    if (error) {
+      share();
       $("answer").hidden = true;
-      setStatus("query-status", "The query failed: " + error.message, "error");
+      setStatus("query-status", "The query failed: " + (error.status === 401 ? "the service needs its token." : error.message), "error");
       state.answer = null;
-      drawMap();
+      state.placed = null;
+      highlight();
       return;
     }
-    if (run !== state.queryRun) return;
     state.answer = answer;
     renderAnswer(answer, options);
-    // the map may have arrived while the query ran
-    const placed = (await placing) || (await place(text));
+    await nextFrame(); // the answer is on screen before the URL and the map's marks are seen to
+    share();
+    // then where the query lands on the map (asked after the answer, so it never delays the answer)
+    const placed = await place(text);
     if (run !== state.queryRun) return;
     state.placed = placed;
-    drawMap();
+    highlight();
+  }
+
+  // Resolves after the browser has drawn the current changes.
+  function nextFrame() {
+    return new Promise((resolve) => requestAnimationFrame(() => setTimeout(resolve, 0)));
   }
 
   // Where a text lands on the drawn map (null before the map is drawn, or if the text cannot be placed).
@@ -329,7 +336,8 @@
       }
     } catch (error) {
       if (filter !== state.filter) return;
-      setStatus("pairs-status", (filter ? "The filter failed: " : "The pairs could not be read: ") + error.message, "error");
+      const why = error.status === 401 ? "the service needs its token." : error.message;
+      setStatus("pairs-status", (filter ? "The filter failed: " : "The pairs could not be read: ") + why, "error");
       $("pairs").tBodies[0].replaceChildren();
       return;
     }
@@ -479,7 +487,7 @@
     try {
       state.map = await api("GET", "/v1/map?limit=" + MAP_KEYS);
     } catch (error) {
-      $("map-caption").textContent = "The map could not be drawn: " + error.message;
+      $("map-caption").textContent = error.status === 401 ? "The map needs the service's token." : "The map could not be drawn: " + error.message;
       throw error;
     }
     // the most frequent values get colours; the rest share "other"
@@ -492,45 +500,69 @@
     drawMap();
   }
 
+  // The whole map, when its data changes: one circle per key, coloured by value.
   function drawMap() {
     const map = state.map;
     const canvas = $("map");
     canvas.replaceChildren();
+    $("map-marks").replaceChildren();
+    state.dots = new Map();
     if (!map) return;
     const width = 600, height = 420, pad = 18;
-    const heavy = new Set(state.answer ? state.answer.attention.map((w) => w.key) : []);
-    const rank = new Map(state.answer ? state.answer.attention.map((w, i) => [w.key, i]) : []);
-    const shown = map.points.slice();
-    const extra = state.placed ? [state.placed] : [];
-    const xs = shown.map((p) => p.x).concat(extra.map((p) => p.x));
-    const ys = shown.map((p) => p.y).concat(extra.map((p) => p.y));
+    const xs = map.points.map((p) => p.x), ys = map.points.map((p) => p.y);
     const [x0, x1] = xs.length ? [Math.min(...xs), Math.max(...xs)] : [-1, 1];
     const [y0, y1] = ys.length ? [Math.min(...ys), Math.max(...ys)] : [-1, 1];
-    const sx = (x) => pad + ((x - x0) / (x1 - x0 || 1)) * (width - 2 * pad);
-    const sy = (y) => height - pad - ((y - y0) / (y1 - y0 || 1)) * (height - 2 * pad);
+    // a query placed beyond the keys is drawn at the edge
+    const clamp = (v, lo, hi) => Math.max(lo, Math.min(hi, v));
+    state.sx = (x) => clamp(pad + ((x - x0) / (x1 - x0 || 1)) * (width - 2 * pad), 4, width - 4);
+    state.sy = (y) => clamp(height - pad - ((y - y0) / (y1 - y0 || 1)) * (height - 2 * pad), 4, height - 4);
+    state.radius = map.points.length > 1000 ? 2.2 : map.points.length > 200 ? 3.5 : 5;
+    const { sx, sy } = state;
     canvas.append(svg("line", { x1: sx(0), y1: pad, x2: sx(0), y2: height - pad, class: "axis" }),
       svg("line", { x1: pad, y1: sy(0), x2: width - pad, y2: sy(0), class: "axis" }));
-    const radius = map.points.length > 1000 ? 2.2 : map.points.length > 200 ? 3.5 : 5;
-    const layer = svg("g");
-    const top = svg("g");
-    for (const point of shown) {
-      const isHeavy = heavy.has(point.key);
+    state.layer = svg("g");
+    for (const point of map.points) {
       const dot = svg("circle", {
-        cx: sx(point.x).toFixed(1), cy: sy(point.y).toFixed(1), r: isHeavy ? radius + 3 : radius,
-        class: "point " + (state.colourOf.get(point.value) || "c-other") + (isHeavy ? " heavy" : ""),
+        cx: sx(point.x).toFixed(1), cy: sy(point.y).toFixed(1), r: state.radius,
+        class: "point " + (state.colourOf.get(point.value) || "c-other"),
       });
       dot.dataset.key = point.key;
       const title = svg("title");
       title.textContent = point.key + " → " + point.value;
       dot.append(title);
-      (isHeavy ? top : layer).append(dot);
-      if (isHeavy && rank.get(point.key) < LABELLED) {
-        const label = svg("text", { x: (sx(point.x) + radius + 5).toFixed(1), y: (sy(point.y) + 4).toFixed(1), class: "label" });
-        label.textContent = point.key;
-        top.append(label);
-      }
+      state.layer.append(dot);
+      state.dots.set(point.key, { dot, point });
     }
-    canvas.append(layer, top);
+    canvas.append(state.layer);
+    highlight();
+  }
+
+  // The query's marks on the drawn map: its heaviest keys ringed and named, and where the query lands.
+  function highlight() {
+    const map = state.map;
+    if (!map || !state.dots) return;
+    const marks = $("map-marks");
+    marks.replaceChildren();
+    const { sx, sy } = state;
+    const attention = state.answer ? state.answer.attention : [];
+    let lit = 0;
+    attention.forEach((weight, rank) => {
+      const found = state.dots.get(weight.key);
+      if (!found) return;
+      lit += 1;
+      const { point } = found;
+      const ring = svg("circle", {
+        cx: sx(point.x).toFixed(1), cy: sy(point.y).toFixed(1), r: state.radius + 3,
+        class: "heavy " + (state.colourOf.get(point.value) || "c-other"),
+      });
+      ring.dataset.key = point.key;
+      marks.append(ring);
+      if (rank < LABELLED) {
+        const label = svg("text", { x: (sx(point.x) + state.radius + 5).toFixed(1), y: (sy(point.y) + 4).toFixed(1), class: "label" });
+        label.textContent = weight.key;
+        marks.append(label);
+      }
+    });
     if (state.placed) {
       const x = sx(state.placed.x), y = sy(state.placed.y), s = 7;
       const star = svg("path", { d: `M${x} ${y - s}L${x + s} ${y}L${x} ${y + s}L${x - s} ${y}Z`, class: "query" });
@@ -540,17 +572,15 @@
       star.append(title);
       const label = svg("text", { x: (x + s + 4).toFixed(1), y: (y - s).toFixed(1), class: "label" });
       label.textContent = state.placed.text;
-      canvas.append(star, label);
+      marks.append(star, label);
     }
     const share = map.explained.reduce((a, b) => a + b, 0);
     let caption = map.sampled === map.total
       ? "All " + map.total.toLocaleString("en") + " keys"
       : "An even sample of " + map.sampled.toLocaleString("en") + " of the " + map.total.toLocaleString("en") + " keys";
     caption += map.total ? ", by the two principal components of their vectors (" + (share * 100).toFixed(0) + "% of the variance). Hover a point for its key." : " (the store is empty).";
-    if (state.answer) {
-      const outside = state.answer.attention.filter((w) => !map.points.some((p) => p.key === w.key)).length;
-      if (outside) caption += " " + outside + " of the heaviest keys are outside the sample.";
-    }
+    const outside = attention.length - lit;
+    if (outside) caption += " " + outside + " of the query's heaviest keys are outside the sample.";
     $("map-caption").textContent = caption;
     const legend = $("legend");
     legend.replaceChildren();
@@ -566,7 +596,7 @@
       else others += count;
     }
     if (others) entry("c-other", "other values (" + others + ")");
-    if (heavy.size) entry("heavy", "heaviest keys of the query", true);
+    if (lit) entry("heavy", "heaviest keys of the query", true);
     if (state.placed) entry("query", "the query", true);
   }
 
