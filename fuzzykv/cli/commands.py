@@ -354,7 +354,8 @@ def export(store: str, form: str) -> None:
 @_clean_errors
 def warm(all_indexes: bool, **options: Any) -> None:
     """Build every cache ahead of time (the default vectors, the spelling index, the vocabulary
-    index), so that the first query of every later process answers at once: for images and CI."""
+    index), so that the first query of every later process answers at once: for images and CI.
+    """
     from .warm import warm as build
 
     settings = Settings.from_options(**_given(options, WARM_SETTINGS))

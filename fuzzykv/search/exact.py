@@ -145,7 +145,8 @@ class ExactDecoder:
 
     def _quantise(self) -> _Codes | None:
         """The int8 copy, made on first use; ``None`` (full scans) off the CPU, for small vocabularies,
-        or where torch has no exact int8 product."""
+        or where torch has no exact int8 product.
+        """
         if (self._device is None or self._device.type == "cpu") and len(self) > self.SMALL:
             self._codes = _Codes.of(self._unit)
         self._quantised = True
@@ -154,7 +155,8 @@ class ExactDecoder:
 
 def _high_chunks(maxima: np.ndarray, k: int) -> np.ndarray:
     """(chunks, b) -> (b, k) k distinct chunks per query with high maxima (cheaply: the best chunk of
-    each of the k best groups of 32 chunks, when there are many)."""
+    each of the k best groups of 32 chunks, when there are many).
+    """
     chunks, b = maxima.shape
     if chunks < 64 * k:
         return np.argpartition(-maxima.T, k - 1, axis=1)[:, :k]
