@@ -285,7 +285,7 @@ class MapPoint(BaseModel):
 
 
 class Placed(BaseModel):
-    """A text placed on the map (a query's words, or a text given to ``/v1/map:place``)."""
+    """A text placed on the map (the ``?text=`` of ``GET /v1/map``, or a text given to ``/v1/map:place``)."""
 
     text: str
     x: float
