@@ -44,24 +44,32 @@ class CacheLayout:
 
     @property
     def versioned(self) -> Path:
+        """``<root>/v<CACHE_VERSION>``: everything of this layout; a new version starts an empty folder beside it."""
         return self.root / f"v{CACHE_VERSION}"
 
     @property
     def default_vectors_dir(self) -> Path:
+        """The default GloVe vectors, converted once from the package's files to gensim's native format."""
         return self.versioned / "glove-6b-50d"
 
     @property
     def default_vectors_file(self) -> Path:
+        """The gensim ``KeyedVectors`` file of the default vectors (its ``.npy`` array lies beside it)."""
         return self.default_vectors_dir / "vectors.kv"
 
     @property
     def default_fingerprint_file(self) -> Path:
+        """The default vectors' fingerprint, written at conversion so that a later start need not hash
+        the 80 MB of vectors again.
+        """
         return self.default_vectors_dir / "fingerprint"
 
     def annoy_file(self, fingerprint: str) -> Path:
+        """The annoy index named ``fingerprint`` (of the vectors, vocabulary size and index settings)."""
         return self.versioned / "annoy" / f"{fingerprint}.ann"
 
     def hnsw_file(self, fingerprint: str) -> Path:
+        """The faiss HNSW graph named ``fingerprint`` (of the vectors, vocabulary size and graph settings)."""
         return self.versioned / "hnsw" / f"{fingerprint}.faiss"
 
 
@@ -130,6 +138,7 @@ class CacheManifest:
     meta: dict[str, object]
 
     def to_json(self) -> str:
+        """The manifest as JSON with sorted keys, as :meth:`from_json` reads it back."""
         return json.dumps({"version": self.version, "algorithm": self.algorithm,
                            "files": {name: list(entry) for name, entry in self.files.items()}, "meta": self.meta},
                           sort_keys=True)

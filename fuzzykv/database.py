@@ -1,5 +1,6 @@
 """The store users hold: a thin facade that wires text -> vectors -> attention -> decode -> results
-from one :class:`~fuzzykv.settings.Settings`, over pairs kept in memory or in a store file."""
+from one :class:`~fuzzykv.settings.Settings`, over pairs kept in memory or in a store file.
+"""
 
 from __future__ import annotations
 
@@ -37,7 +38,8 @@ AnyEmbeddings: TypeAlias = "Embeddings | EncoderEmbeddings"
 
 class LocalDatabase(BaseDatabase):
     """A front door that embeds texts on this side and answers from their vectors: one store
-    (:class:`Database`), or a sharded store's driver, which merges its shards' parts."""
+    (:class:`Database`), or a sharded store's driver, which merges its shards' parts.
+    """
 
     settings: Settings
 
@@ -266,10 +268,12 @@ class Database(LocalDatabase):
 
     @property
     def similarity(self) -> str:
+        """How attention scores a key: ``"cosine"`` (the default) or ``"dot"``, as the store was made."""
         return self.settings.similarity
 
     @property
     def temperature(self) -> float:
+        """What attention divides its scores by (0.03 for cosine, 1 for dot unless set): lower favours the closest keys."""
         assert self.settings.temperature is not None
         return self.settings.temperature
 
@@ -283,7 +287,8 @@ class Database(LocalDatabase):
 
     def _parts(self, vectors: np.ndarray, top: int) -> list[Part]:
         """This store's attention for (b, dim) query vectors: one part, exact partial sums that merge
-        with other parts' (a sharded store's shard answers with it)."""
+        with other parts' (a sharded store's shard answers with it).
+        """
         with self._synced.reading() as pairs:
             if not len(pairs):
                 raise EmptyDatabaseError("the store holds no pairs, so a query has nothing to attend to; add pairs first")
@@ -305,7 +310,8 @@ class Database(LocalDatabase):
 
     def _distinct_values(self) -> tuple[list[str], np.ndarray]:
         """Each distinct stored value once, with its (n, dim) direction: what ``answers="values"``
-        decodes against (a sharded store's driver gathers these from its shards)."""
+        decodes against (a sharded store's driver gathers these from its shards).
+        """
         with self._synced.reading() as pairs:
             return pairs.distinct_values()
 
@@ -337,7 +343,8 @@ class Database(LocalDatabase):
 
 def _heaviest(parts: list[Part], top: int) -> list[Part]:
     """The parts with only the ``top`` heaviest keys of all of them listed (one query): the keys a
-    single store's ``classify`` shares its votes over, not each shard's own ``top``."""
+    single store's ``classify`` shares its votes over, not each shard's own ``top``.
+    """
     logits = np.concatenate([part.logits[0] for part in parts])
     if len(logits) <= top:
         return parts

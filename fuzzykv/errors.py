@@ -78,11 +78,13 @@ class UnknownWordError(FuzzyKVError, LookupError):
         )
 
     def http_fields(self) -> dict[str, Any]:
+        """The text, its unknown words, the vocabulary size and ``every_word``, so that a client rebuilds this error."""
         return {"text": self.text, "words": list(self.words), "vocabulary_size": self.vocabulary_size,
                 "every_word": self.every_word}
 
     @classmethod
     def from_http(cls, message: str, fields: Mapping[str, Any]) -> FuzzyKVError:
+        """The error the service sent; an :class:`InvalidOptionError` with its message if the body lacks the words."""
         if not isinstance(fields.get("words"), list):
             return InvalidOptionError(message)
         return cls(str(fields.get("text", "")), [str(w) for w in fields["words"]], int(fields.get("vocabulary_size", 0)),
@@ -165,7 +167,8 @@ class IndexFallbackWarning(UserWarning):
 
 class IndexBuildingWarning(IndexFallbackWarning):
     """The vocabulary index is being built for the first time (in the background): this answer came
-    from the other index, already built, or from exact search, as ``answered_by`` says."""
+    from the other index, already built, or from exact search, as ``answered_by`` says.
+    """
 
     def __init__(self, message: str, answered_by: str = "exact") -> None:
         super().__init__(message)
@@ -190,7 +193,8 @@ class CacheError(FuzzyKVError, OSError):
 
 class ShardUnavailableError(FuzzyKVError, RuntimeError):
     """A shard of a sharded store that died, is restarting, or lost its pairs: no answer is made from
-    a partial set of shards. Retry when it is back."""
+    a partial set of shards. Retry when it is back.
+    """
 
     http_status = 503
 
@@ -212,10 +216,12 @@ class MissingKeyError(FuzzyKVError, KeyError):
         return f"no pair has the key {self.key!r}"
 
     def http_fields(self) -> dict[str, Any]:
+        """The key, so that a client raises ``KeyError(key)`` as a dict would."""
         return {"key": self.key}
 
     @classmethod
     def from_http(cls, message: str, fields: Mapping[str, Any]) -> FuzzyKVError:
+        """The error the service sent, for the key it names (the message, if it names none)."""
         return cls(str(fields.get("key", message)))
 
 

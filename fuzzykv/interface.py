@@ -24,6 +24,9 @@ T = TypeVar("T")
 
 
 def as_dict(pairs: Mapping[str, str] | Iterable[tuple[str, str]]) -> dict[str, str]:
+    """Pairs given as ``dict.update`` takes them (a mapping, an object with ``keys()``, or (key, value)
+    pairs) as one dict, a later key replacing an earlier one; a string is refused rather than read as pairs.
+    """
     if isinstance(pairs, (str, bytes)):
         raise NotTextError("pairs must be a mapping of str to str or an iterable of (key, value), got a string")
     if isinstance(pairs, Mapping):
@@ -54,10 +57,16 @@ def similarity_bound(value: float | None) -> float:
 
 
 class Snapshotting(Protocol):
+    """A front door that can hand over every pair at one moment (``items()`` and ``values()`` read that)."""
+
     def _snapshot(self) -> list[tuple[str, str]]: ...
 
 
 class SnapshotItems(ItemsView[str, str]):
+    """``items()`` of a front door: iterates over one snapshot of the pairs, so a store changed by another
+    process (or a sharded store's shards) is read in one pass, not one key at a time.
+    """
+
     _mapping: Snapshotting
 
     def __iter__(self) -> Iterator[tuple[str, str]]:
@@ -65,6 +74,8 @@ class SnapshotItems(ItemsView[str, str]):
 
 
 class SnapshotValues(ValuesView[str]):
+    """``values()`` of a front door: the values of one snapshot of the pairs, in the store's order."""
+
     _mapping: Snapshotting
 
     def __iter__(self) -> Iterator[str]:
@@ -213,7 +224,8 @@ class BaseDatabase(MutableMapping[str, str], ABC):
     def classify(self, text: str, k: int = 5) -> Classification:
         """The value the query's attention favours: each distinct value scores the attention its keys
         carry (with cosine similarity, the log-sum-exp of its keys' scores plus its own similarity to
-        the query), as ``query`` blends them. ``neighbours`` lists the ``k`` nearest keys."""
+        the query), as ``query`` blends them. ``neighbours`` lists the ``k`` nearest keys.
+        """
         return self._classify(text, positive_int("k", k))
 
     def lookup(self, text: str, default: T | None = None, min_similarity: float | None = None) -> str | T | None:
@@ -233,9 +245,11 @@ class BaseDatabase(MutableMapping[str, str], ABC):
             self._write(pairs)
 
     def items(self) -> ItemsView[str, str]:
+        """The pairs, read in one snapshot each time the view is iterated (one catch-up, not one per key)."""
         return SnapshotItems(self)
 
     def values(self) -> ValuesView[str]:
+        """The values, read in one snapshot each time the view is iterated, in the store's order."""
         return SnapshotValues(self)
 
     def __enter__(self: Self) -> Self:

@@ -116,6 +116,7 @@ class PairMatrix:
         return matrix
 
     def copy(self) -> PairMatrix:
+        """An independent copy with room to grow: what a batch keeps to roll back to if it fails."""
         n = len(self)
         other = PairMatrix(self.dim, capacity=max(16, n))
         other.row_keys, other.row_values, other._row_of = list(self.row_keys), list(self.row_values), dict(self._row_of)
@@ -134,6 +135,10 @@ class PairMatrix:
         return self.row_values[self._row_of[key]]
 
     def row_of(self, key: str) -> int:
+        """The row of ``key`` in the arrays; a deletion moves the last row into the hole, so rows are not the store's order.
+
+        :raises KeyError: ``key`` is not held.
+        """
         return self._row_of[key]
 
     def keys(self) -> list[str]:
@@ -141,6 +146,7 @@ class PairMatrix:
         return list(self._row_of)
 
     def items(self) -> list[tuple[str, str]]:
+        """(key, value) pairs in insertion order (a re-set key keeps its place)."""
         values = self.row_values
         return [(key, values[row]) for key, row in self._row_of.items()]
 
@@ -151,10 +157,12 @@ class PairMatrix:
 
     @property
     def key_norms(self) -> np.ndarray:
+        """(n,) the keys' vector lengths, by row: with :attr:`key_units`, what a dot-product score needs."""
         return self._key_norms[: len(self)]
 
     @property
     def value_norms(self) -> np.ndarray:
+        """(n,) the values' vector lengths, by row (a blend weighs the value vectors as they are)."""
         return self._value_norms[: len(self)]
 
     @property
@@ -169,7 +177,8 @@ class PairMatrix:
 
     def ensure_codes(self) -> None:
         """Make the int8 copies of the key and value directions (per-row scales and error bounds),
-        kept up to date by every later write: what a two-pass query reads first (fuzzykv.two_pass)."""
+        kept up to date by every later write: what a two-pass query reads first (fuzzykv.two_pass).
+        """
         if self._coded:
             return
         from .two_pass import quantise
@@ -187,10 +196,12 @@ class PairMatrix:
 
     @property
     def key_scales(self) -> np.ndarray:
+        """(n,) float32: the scale that turns row i of :attr:`key_codes` back into a direction."""
         return self._key_scales[: len(self)]
 
     @property
     def key_errors(self) -> np.ndarray:
+        """(n,) float32: how far (Euclidean) each coded key direction may be from the true one, rounded up."""
         return self._key_errors[: len(self)]
 
     @property
@@ -200,10 +211,12 @@ class PairMatrix:
 
     @property
     def value_scales(self) -> np.ndarray:
+        """(n,) float32: the scale of each row of :attr:`value_codes`, as :attr:`key_scales`."""
         return self._value_scales[: len(self)]
 
     @property
     def value_errors(self) -> np.ndarray:
+        """(n,) float32: the error bound of each row of :attr:`value_codes`, as :attr:`key_errors`."""
         return self._value_errors[: len(self)]
 
     @property
@@ -351,6 +364,7 @@ class PairMatrix:
 
     def _arrays(self) -> list[str]:
         """The names of the row arrays in use (rowids are held once some pair came with one; codes
-        once a query needed them)."""
+        once a query needed them).
+        """
         return [name for name in ARRAYS if (name != "_rowids" or len(self._rowids))
                 and (name not in CODE_ARRAYS or self._coded)]

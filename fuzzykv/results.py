@@ -108,7 +108,8 @@ class QueryResult:
     def weighed(self, threshold: float = -math.inf) -> QueryResult:
         """This result with ``best_similarity`` discounted for the words guessed from their spelling
         (:func:`guessed_confidence`), and no candidates if that falls below ``threshold``
-        (``min_similarity``). Corrected words are real words: they are not discounted."""
+        (``min_similarity``). Corrected words are real words: they are not discounted.
+        """
         best = float(self.best_similarity)
         if self.spelled:
             words = [w for w in self.text.split() if w not in ("+", "-")]

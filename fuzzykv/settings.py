@@ -188,6 +188,7 @@ class Settings:
 
 
 def option_names() -> tuple[str, ...]:
+    """The names of every option, in the order :class:`Settings` declares them."""
     return tuple(f.name for f in fields(Settings))
 
 
@@ -236,7 +237,8 @@ def differences(saved: Mapping[str, object], asked: Mapping[str, Any]) -> list[t
 
 class Options(TypedDict, total=False):
     """The keyword options of ``Database(...)`` and ``Database.open(...)``: :class:`Settings`' fields
-    (``None``: not given), and the deprecated old names. tests/test_settings.py keeps the two in step."""
+    (``None``: not given), and the deprecated old names. tests/test_settings.py keeps the two in step.
+    """
 
     similarity: Similarity | None
     temperature: float | None

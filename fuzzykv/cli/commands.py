@@ -173,7 +173,7 @@ def main(context: click.Context, quiet: bool) -> None:
       1  an error (one line on stderr), or no answer: no such key, no key close
          enough (--min-similarity), an empty store
       2  a usage error: a wrong option or argument
-    """
+    """  # noqa: D301 - click reads the backspace character before a block it must not rewrap
     import warnings
 
     if quiet:
@@ -349,7 +349,8 @@ def nearest(store: str, text: str, k: int, as_json: bool, **options: Any) -> Non
 @_clean_errors
 def classify(store: str, text: str, k: int, as_json: bool, **options: Any) -> None:
     """Print the value TEXT's attention favours: each distinct value scores the attention its keys
-    carry, as `query` blends them. Then, on stderr, each value's share and the K nearest keys."""
+    carry, as `query` blends them. Then, on stderr, each value's share and the K nearest keys.
+    """
     with _open(store, read_only=True, options=options) as db:
         _note_reading(db, text)
         verdict = db.classify(text, k=k)
@@ -424,7 +425,8 @@ def export(store: str, form: str) -> None:
 @_clean_errors
 def warm(all_indexes: bool, **options: Any) -> None:
     """Build every cache ahead of time (the default vectors, the spelling index, the vocabulary
-    index), so that the first query of every later process answers at once: for images and CI."""
+    index), so that the first query of every later process answers at once: for images and CI.
+    """
     from .warm import warm as build
 
     settings = Settings.from_options(**_given(options, WARM_SETTINGS))

@@ -1,7 +1,7 @@
-"""Pairs files <-> pairs: a JSON object, JSON Lines, or a two-column tab-separated file.
+r"""Pairs files <-> pairs: a JSON object, JSON Lines, or a two-column tab-separated file.
 
 Every text fuzzykv stores survives a round trip through each form exactly: TSV escapes what
-would break a line or a column (``\\t``, ``\\n``, ``\\r`` and the backslash itself, ``\\\\``) and
+would break a line or a column (``\t``, ``\n``, ``\r`` and the backslash itself, ``\\``) and
 keeps surrounding white space; JSON and JSON Lines are JSON strings.
 """
 

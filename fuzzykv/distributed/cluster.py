@@ -16,7 +16,8 @@ from ..settings import Settings
 def connect(address: str | None) -> dict[str, str]:
     """Use the Ray running in this process, else start a local one (``address=None``) or join
     ``address`` (``"auto"``, ``"ray://host:port"``). Returns the environment shard actors need:
-    the cache folder, so they map the same converted vectors as this process."""
+    the cache folder, so they map the same converted vectors as this process.
+    """
     env = {"FUZZYKV_CACHE": os.environ["FUZZYKV_CACHE"]} if "FUZZYKV_CACHE" in os.environ else {}
     if not ray.is_initialized():
         ray.init(address=address, include_dashboard=False if address is None else None,

@@ -1,5 +1,6 @@
 """Ray's failures -> fuzzykv's: a dead or restarting shard is a typed error, a shard's own error
-reaches the caller as the same fuzzykv error class."""
+reaches the caller as the same fuzzykv error class.
+"""
 
 from __future__ import annotations
 
@@ -19,7 +20,8 @@ def gather(refs: Sequence[Any], actors: Sequence[Any], timeout: float | None) ->
 
     :raises ShardUnavailableError: a shard actor died, is restarting past ``timeout`` seconds, or
         was restarted and lost its in-memory pairs.
-    :raises FuzzyKVError, KeyError, ...: an error a shard raised, as its own class.
+    :raises FuzzyKVError: an error a shard raised (``UnknownWordError``, ``StoreSettingsError``, ...), re-raised
+        as its own class, as are the few others a shard may raise.
     """
     try:
         return list(ray.get(list(refs), timeout=timeout))

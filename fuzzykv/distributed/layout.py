@@ -39,6 +39,9 @@ class Manifest:
     kind: str = KIND
 
     def shard_path(self, folder: Path, number: int) -> Path:
+        """The store file of shard ``number`` in ``folder``; the name carries the shard count, so a
+        file cannot be taken for another count's.
+        """
         return folder / f"shard-{number:03d}-of-{self.shards:03d}.fkv"
 
     def write(self, folder: Path) -> None:

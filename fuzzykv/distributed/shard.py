@@ -78,7 +78,8 @@ class Shard:
 
     def key_words(self, known: Stamp | None) -> tuple[Stamp, frozenset[str] | None]:
         """The lower-cased words of this shard's keys (spelling correction prefers them); ``None``
-        when the driver's copy, made at ``known``, is still current."""
+        when the driver's copy, made at ``known``, is still current.
+        """
         db = self._db()
         if known == self.stamp:
             return self.stamp, None
@@ -88,11 +89,13 @@ class Shard:
 
     def distinct_values(self, known: Stamp | None) -> tuple[Stamp, tuple[list[str], np.ndarray] | None]:
         """This shard's distinct values and their directions (``answers="values"`` decodes against
-        every shard's); ``None`` when the driver's copy, made at ``known``, is still current."""
+        every shard's); ``None`` when the driver's copy, made at ``known``, is still current.
+        """
         db = self._db()
         return (self.stamp, None) if known == self.stamp else (self.stamp, db._distinct_values())
 
     def close(self) -> None:
+        """Close this shard's store (a large file-backed one may write its pairs file first); the driver kills the actor next."""
         if self.db is not None:
             self.db.close()
 
@@ -109,19 +112,24 @@ class Shard:
         return self._db()._nearest_to(np.array(vector, dtype=np.float32), k)
 
     def get(self, key: str) -> tuple[bool, str]:
+        """``(True, value)`` for a key this shard holds, else ``(False, "")``: one call, where ``in`` then ``[]`` would be two."""
         db = self._db()
         return (True, db[key]) if key in db else (False, "")
 
     def contains(self, key: str) -> bool:
+        """Whether this shard holds exactly ``key``."""
         return key in self._db()
 
     def length(self) -> int:
+        """How many pairs this shard holds."""
         return len(self._db())
 
     def keys(self) -> list[str]:
+        """This shard's keys, in its insertion order."""
         return list(self._db())
 
     def items(self) -> list[tuple[str, str]]:
+        """This shard's pairs, in its insertion order, as of one moment."""
         return list(self._db().items())
 
     # -- writes (not retried by Ray: the driver says a failed write may or may not have landed) ------
@@ -145,6 +153,7 @@ class Shard:
 
     @ray.method(max_task_retries=0)
     def clear(self) -> None:
+        """Delete every pair of this shard."""
         self._db().clear()
         self._wrote()
 

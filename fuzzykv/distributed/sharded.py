@@ -173,6 +173,7 @@ class ShardedDatabase(LocalDatabase):
 
     @property
     def shards(self) -> int:
+        """How many shards the keys are spread over (fixed when the store is made)."""
         return len(self._actors)
 
     def shard_of(self, key: str) -> int:
@@ -231,7 +232,8 @@ class ShardedDatabase(LocalDatabase):
         """One call per shard. Every pair is checked here first, so a bad pair stores nothing
         anywhere; each shard's part is one transaction, but the shards commit separately: a shard
         dying mid-update can leave other shards' parts written (not atomic across shards; writing
-        the same pairs again is safe)."""
+        the same pairs again is safe).
+        """
         self.embeddings.embed(list(pairs) + list(pairs.values()), strict=True,
                               resolver=resolver(self.embeddings, self.settings.unknown_stored, self._words_of_keys))
         groups: dict[int, dict[str, str]] = {}
@@ -245,7 +247,8 @@ class ShardedDatabase(LocalDatabase):
 
     def close(self) -> None:
         """Close every shard's store file and end the shard actors; later calls raise
-        :class:`StoreClosedError`. Safe to call twice. The Ray it runs on keeps running."""
+        :class:`StoreClosedError`. Safe to call twice. The Ray it runs on keeps running.
+        """
         if self._closed:
             return
         try:
@@ -265,10 +268,12 @@ class ShardedDatabase(LocalDatabase):
 
     @property
     def similarity(self) -> str:
+        """How attention scores a key (``"cosine"`` or ``"dot"``), the same on every shard."""
         return self.settings.similarity
 
     @property
     def temperature(self) -> float:
+        """What attention divides its scores by, the same on every shard: lower favours the closest keys."""
         assert self.settings.temperature is not None
         return self.settings.temperature
 
@@ -307,7 +312,8 @@ class ShardedDatabase(LocalDatabase):
 
     def _values_decoder(self) -> ValuesDecoder:
         """Every shard's distinct values as one decoder (a value on several shards once, with the first
-        shard's vector: the same text embeds the same), fetched only from shards whose pairs changed."""
+        shard's vector: the same text embeds the same), fetched only from shards whose pairs changed.
+        """
         with self._lock:
             answers = self._gather([a.distinct_values.remote(known)
                                     for a, (known, _, _) in zip(self._actors, self._values_known)])
@@ -330,7 +336,8 @@ class ShardedDatabase(LocalDatabase):
 
     def _words_of_keys(self) -> frozenset[str]:
         """Every shard's key words (spelling correction prefers them), fetched only from shards
-        whose keys changed since last asked."""
+        whose keys changed since last asked.
+        """
         with self._lock:
             answers = self._gather([a.key_words.remote(known) for a, (known, _) in zip(self._actors, self._known)])
             for number, (stamp, words) in enumerate(answers):

@@ -14,6 +14,10 @@ if TYPE_CHECKING:  # NOTE: the remote client checks texts here without loading w
 
 
 def as_texts(texts: str | Sequence[str], name: str) -> list[str]:
+    """``texts`` as a list, checked up front: a single string is one text for ``positive`` and
+    ``negative`` (as gensim's most_similar takes it), and a :class:`NotTextError` for a batch, whose
+    characters would otherwise be taken as one-letter texts.
+    """
     if isinstance(texts, str) and name in ("positive", "negative"):
         return [texts]  # as gensim's most_similar: a single string is one text
     if isinstance(texts, (str, bytes)):

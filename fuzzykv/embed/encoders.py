@@ -77,10 +77,12 @@ class CharEncoder(nn.Module):
         self.project = nn.Sequential(nn.Linear(2 * width, width), nn.ReLU(), nn.Linear(width, dim))
 
     def forward(self, words: Sequence[str]) -> torch.Tensor:
+        """(n, dim) predicted word vectors for ``words``, from their spelling alone."""
         out: torch.Tensor = self.from_ids(spell(words))
         return out
 
     def from_ids(self, ids: torch.Tensor) -> torch.Tensor:
+        """(n, dim) predicted vectors for (n, length) character ids from :func:`spell` (training feeds ids)."""
         mask = (ids != PAD).unsqueeze(1)  # (n, 1, length)
         features = self.convolve(self.embed(ids).transpose(1, 2))  # (n, width, length)
         largest = features.masked_fill(~mask, float("-inf")).amax(dim=2)
@@ -89,6 +91,9 @@ class CharEncoder(nn.Module):
         return out
 
     def save(self, path: Path = WEIGHTS) -> None:
+        """Write the weights as float16 with the model's shape, alphabet and word length limit, and
+        the file's digest beside it for :meth:`load`.
+        """
         state = {name: tensor.half() for name, tensor in self.state_dict().items()}
         torch.save({"config": self.config, "alphabet": ALPHABET, "max_chars": MAX_CHARS, "state": state}, path)
         path.with_name(path.name + ".xxh3").write_text(digest_of(path) + "\n")
@@ -206,6 +211,13 @@ class EncoderEmbeddings:
         return f"EncoderEmbeddings({self.name!r}, dim {self.dim})"
 
     def embed(self, texts: Sequence[object], *, strict: bool) -> Embedded:
+        """Each whole text through the encoder, one vector per text: no word is ever unknown, so
+        nothing is ignored or corrected, and ``strict`` changes nothing (it is there to match :class:`Embeddings`).
+
+        :raises NotTextError: on the first text that is not a string.
+        :raises EmptyTextError: on the first text that is empty or only white space.
+        :raises InvalidOptionError: the encoder changed its dimension since the store learnt it.
+        """
         for text in texts:
             if not isinstance(text, str):
                 raise NotTextError(f"expected a string, got {type(text).__name__}: {text!r}")

@@ -1,5 +1,6 @@
 """Words without a vector -> vectors: corrected to the nearest known spelling, or guessed from the
-spelling by the character model, as the ``unknown`` settings say."""
+spelling by the character model, as the ``unknown`` settings say.
+"""
 
 from __future__ import annotations
 
@@ -34,6 +35,9 @@ def has_character_model(embeddings: Embeddings) -> bool:
 
 
 def check_policy(embeddings: Embeddings, policy: Unknown, option: str) -> None:
+    """Refuse ``chars`` up front for embeddings the character model was not trained for: it predicts
+    GloVe 6B 50d vectors, which would mean nothing next to other vectors.
+    """
     if policy == "chars" and not has_character_model(embeddings):
         raise InvalidOptionError(
             f"{option}='chars' predicts GloVe 6B 50d vectors from spelling; these embeddings are {embeddings.name!r}. "

@@ -1,5 +1,6 @@
 """Text -> vectors: the word vectors fuzzykv embeds keys, values and queries with, and the rule that
-turns a text into one vector."""
+turns a text into one vector.
+"""
 
 from __future__ import annotations
 
@@ -45,7 +46,8 @@ Resolver = Callable[[list[str]], list["Resolved | None"]]
 @dataclass(frozen=True)
 class Embedded:
     """Texts turned into vectors: one row per text; per text, the words it had no vector for, the
-    words whose vectors were guessed from their spelling, and the words read as corrected spellings."""
+    words whose vectors were guessed from their spelling, and the words read as corrected spellings.
+    """
 
     vectors: np.ndarray  # (n, dim) float32
     ignored: tuple[tuple[str, ...], ...]
@@ -91,7 +93,8 @@ class Embeddings:
     @property
     def keyed_vectors(self) -> KeyedVectors:
         """The vectors as a gensim ``KeyedVectors`` (made on first use, over the same arrays, for
-        embeddings that did not come as one)."""
+        embeddings that did not come as one).
+        """
         if self._keyed_vectors is None:
             from .loading import keyed_vectors_of
 
@@ -109,6 +112,7 @@ class Embeddings:
 
     @property
     def dim(self) -> int:
+        """The length of every word vector (50 for the default GloVe)."""
         return int(self._vectors.shape[1])
 
     @property
@@ -118,6 +122,7 @@ class Embeddings:
 
     @property
     def vectors(self) -> np.ndarray:
+        """The (words, dim) float32 word vectors, as loaded (often a read-only memory map: do not write to it)."""
         return self._vectors
 
     @cached_property
@@ -159,7 +164,8 @@ class Embeddings:
         :param strict: every word must have a vector (stored keys and values); otherwise words
             without one are skipped as long as one word of the text has a vector (queries).
         :param resolver: finds vectors for words without one (spelling correction, character model).
-        :raises NotTextError, EmptyTextError: on the first text that is not a text.
+        :raises NotTextError: on the first text that is not a string.
+        :raises EmptyTextError: on the first text that is empty or only white space.
         :raises UnknownWordError: naming every word, of every text, that has no vector.
         """
         tokens = [self.tokens(text) for text in texts]

@@ -44,6 +44,7 @@ class Scores:
 
     @property
     def dot(self) -> torch.Tensor:
+        """(b, n) the raw dot products, query length x key length x cosine: what ``similarity="dot"`` scores with."""
         return self.cosine * self.query_norms * self.key_norms
 
 
@@ -88,6 +89,7 @@ class Attention:
 
     @classmethod
     def of(cls, settings: Settings) -> Attention:
+        """The attention a store's settings describe (its similarity, temperature and value weight)."""
         return cls(settings.similarity, settings.temperature, settings.value_weight)
 
     @property

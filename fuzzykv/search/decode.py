@@ -77,7 +77,8 @@ class IndexSettings:
 
 class VocabularyIndex:
     """The decode step of a store: exact on request, the approximate index otherwise (HNSW or
-    annoy, as the settings say), built once in the background, exact again if it cannot be built."""
+    annoy, as the settings say), built once in the background, exact again if it cannot be built.
+    """
 
     def __init__(self, embeddings: Embeddings, settings: IndexSettings, layout: CacheLayout | None = None) -> None:
         self.embeddings = embeddings
@@ -97,13 +98,16 @@ class VocabularyIndex:
 
     @property
     def words(self) -> list[str]:
+        """The vocabulary the decode's row ids index (its first :attr:`size` rows are searched)."""
         return self.embeddings.words
 
     @property
     def kind(self) -> IndexKind:
+        """The approximate index the settings ask for: ``"hnsw"`` or ``"annoy"``."""
         return self.settings.index
 
     def exact(self) -> ExactDecoder:
+        """The exact decoder over the searched rows on the CPU, made on first use and shared by every thread."""
         with self._lock:
             if self._exact is None:
                 self._exact = ExactDecoder(self.embeddings.unit_vectors[: self.size])
@@ -111,7 +115,8 @@ class VocabularyIndex:
 
     def approximate(self) -> Decoder:
         """The asked-for index, built (waiting for it, with a progress bar) and cached on first use;
-        exact (with an :class:`IndexFallbackWarning`) if that fails. What ``fuzzykv warm`` calls."""
+        exact (with an :class:`IndexFallbackWarning`) if that fails. What ``fuzzykv warm`` calls.
+        """
         if self._approximate is not None:
             return self._approximate
         exact = self.exact()
@@ -228,7 +233,8 @@ class VocabularyIndex:
 
     def decoder(self, exact: bool, device: torch.device | None = None) -> Decoder:
         """Exact or approximate (without waiting: see :meth:`current`); exact search runs on
-        ``device`` when that is not the CPU."""
+        ``device`` when that is not the CPU.
+        """
         if exact and device is not None and device.type != "cpu":
             with self._lock:
                 if device not in self._on_devices:
@@ -241,11 +247,13 @@ class VocabularyIndex:
         return self.annoy_path() if (kind or self.settings.index) == "annoy" else self.hnsw_path()
 
     def annoy_path(self) -> Path:
+        """The annoy index's cache file, named by everything that shapes it, so a changed setting never reads a stale index."""
         layout = self._layout
         name = f"{self.embeddings.fingerprint}-v{self.size}-angular-t{self.settings.n_trees}-s{ANNOY_SEED}"
         return layout.annoy_file(name)
 
     def hnsw_path(self) -> Path:
+        """The HNSW graph's cache file, named by everything that shapes it (and the file format's version)."""
         layout = self._layout
         s = self.settings
         name = (f"{self.embeddings.fingerprint}-v{self.size}-ip-m{s.hnsw_m}-c{s.hnsw_ef_construction}"
@@ -368,9 +376,11 @@ class ValuesDecoder:
 
     @classmethod
     def of(cls, pairs: PairMatrix) -> ValuesDecoder:
+        """A decoder over the distinct values of ``pairs``, as they are now."""
         return cls(*pairs.distinct_values())
 
     def search(self, vectors: np.ndarray, k: int, hints: object = None) -> tuple[np.ndarray, np.ndarray]:
+        """(b, dim) vectors -> (b, k) rows of :attr:`words` and cosines, best first; ``hints`` is not used."""
         import torch
 
         queries = torch.nn.functional.normalize(torch.from_numpy(vectors), dim=-1)

@@ -145,7 +145,8 @@ class ExactDecoder:
 
     def _quantise(self) -> _Codes | None:
         """The int8 copy, made on first use; ``None`` (full scans) off the CPU, for small vocabularies,
-        or where torch has no exact int8 product, or no faster one than float32 (timed once)."""
+        or where torch has no exact int8 product, or no faster one than float32 (timed once).
+        """
         from .two_pass import int8_pays  # NOTE: torch's int8 product is slower than float32 on some CPUs
 
         if (self._device is None or self._device.type == "cpu") and len(self) > self.SMALL and int8_pays():
@@ -156,7 +157,8 @@ class ExactDecoder:
 
 def _high_chunks(maxima: np.ndarray, k: int) -> np.ndarray:
     """(chunks, b) -> (b, k) k distinct chunks per query with high maxima (cheaply: the best chunk of
-    each of the k best groups of 32 chunks, when there are many)."""
+    each of the k best groups of 32 chunks, when there are many).
+    """
     chunks, b = maxima.shape
     if chunks < 64 * k:
         return np.argpartition(-maxima.T, k - 1, axis=1)[:, :k]

@@ -125,7 +125,8 @@ def _check_loaded(index: faiss.Index, unit_vectors: np.ndarray, m: int) -> None:
 
 class HNSWDecoder:
     """Approximate cosine search through the HNSW graph (``ef_search`` candidates kept), re-scored
-    exactly as the exact decoder scores them, so every returned score is the true cosine."""
+    exactly as the exact decoder scores them, so every returned score is the true cosine.
+    """
 
     kind = "hnsw"
 

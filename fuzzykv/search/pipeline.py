@@ -116,6 +116,7 @@ class Answers:
 
 
 def torch_device(name: str) -> torch.device:
+    """The torch device ``name`` names, checked when the store is made rather than at its first query."""
     import torch
 
     device = torch.device(name)
@@ -166,7 +167,8 @@ class Pipeline:
     def _answers(self, attended: Attended, pairs: PairMatrix, k: int, exact: bool,
                  attention_k: int | None) -> Answers:
         """A store in one piece: the answers straight from its attention, with no merge of parts,
-        listing only what the caller asked for."""
+        listing only what the caller asked for.
+        """
         partial = attended.partial
         blended = (partial.weighted / partial.total[:, None]).astype(np.float32)
         attention, hint_values, hint_vectors = [], [], []
@@ -254,7 +256,8 @@ class Pipeline:
     @classmethod
     def votes(cls, parts: Sequence[Part]) -> list[list[tuple[str, float]]]:
         """Per query, each value of the listed keys with the attention its keys carry (shares of the
-        listed keys' weight, largest first): the attention rule as a classifier."""
+        listed keys' weight, largest first): the attention rule as a classifier.
+        """
         out = []
         for i, weights in enumerate(cls.top_weights([p.as_attended() for p in parts])):
             values = [value for p in parts for value in p.values[i]]
@@ -335,7 +338,8 @@ class Pipeline:
 
     def _attend_rows(self, pairs: PairMatrix, queries: np.ndarray, rows: np.ndarray | None, top: int) -> Attended:
         """Attention over ``rows`` of ``pairs`` (``None``: every row): one read of the key directions,
-        one of the value directions (for the value term), and of the values that carry weight."""
+        one of the value directions (for the value term), and of the values that carry weight.
+        """
         if rows is None:
             keys, norms, values, value_norms = pairs.key_units, pairs.key_norms, pairs.value_units, pairs.value_norms
         else:

@@ -242,7 +242,8 @@ def _rescore(attention: Attention, pairs: PairMatrix, unit: np.ndarray, kept: np
              skipped_upper: np.ndarray, skipped: np.ndarray, band: float, beyond: int,
              ) -> tuple[Partial, np.ndarray, np.ndarray] | None:
     """The kept rows scored in float32 as a full pass scores them; ``None`` unless the skipped rows
-    provably change the blend by less than ``BLEND_SINE`` of its length and hold none of the ``top``."""
+    provably change the blend by less than ``BLEND_SINE`` of its length and hold none of the ``top``.
+    """
     assert attention.temperature is not None and attention.value_weight is not None
     inverse = np.float32(1 / attention.temperature)
     logits = pairs.key_units[kept] @ unit

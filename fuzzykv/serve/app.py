@@ -99,7 +99,8 @@ def create_app(config: ServeConfig, *, database: Database | None = None) -> Fast
 def _open_and_warm(app: FastAPI, config: ServeConfig) -> None:
     """Open the store and answer one query (which builds the vocabulary index), off the event loop:
     the cache is filled first by a child process (:mod:`fuzzykv.serve.warm`), whose work holds no
-    lock of this one."""
+    lock of this one.
+    """
     try:
         if config.shards is None and config.store.exists():
             app.state.readiness = ("warming", "filling the cache (vectors, indexes)")

@@ -51,6 +51,7 @@ class TokenCheck:
         self.token = token
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Answer 401 (with ``WWW-Authenticate: Bearer``) to a ``/v1`` request without the token; pass the rest on."""
         if scope["type"] == "http" and self.token is not None and str(scope.get("path", "")).startswith("/v1"):
             given = dict(scope["headers"]).get(b"authorization", b"").decode("latin-1")
             problem = token_error(self.token, given)

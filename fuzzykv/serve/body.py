@@ -20,6 +20,9 @@ class BodyLimit:
         self.max_body = max_body
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Read the body up to ``max_body`` bytes (413 past it, or for a larger ``Content-Length``),
+        then hand it to the app as one message.
+        """
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return

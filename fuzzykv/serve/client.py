@@ -169,7 +169,8 @@ class RemoteDatabase(BaseDatabase):
 
     def _search(self, text: str | None, positive: list[str], negative: list[str], options: SearchOptions) -> QueryResult:
         """``vector`` is the service's blended vector (float32), the same as a local store's;
-        ``attention_k=None`` lists the service's 10 heaviest keys."""
+        ``attention_k=None`` lists the service's 10 heaviest keys.
+        """
         _check_texts([*([text] if text is not None else []), *positive, *negative])
         body = {"text": text, "positive": positive, "negative": negative, **_options_body(options)}
         return _result(self._call("POST", "/v1/query", json=body))
@@ -228,7 +229,8 @@ class RemoteDatabase(BaseDatabase):
 
 def _error_from(response: httpx.Response) -> Exception:
     """The fuzzykv error class the service named (:func:`fuzzykv.errors.error_class`), rebuilt from
-    its body; a :class:`RemoteError` if it named none."""
+    its body; a :class:`RemoteError` if it named none.
+    """
     status = response.status_code
     try:
         error = response.json()["error"]

@@ -97,7 +97,8 @@ def serve(store: Path, host: str, port: int, workers: int, read_only: bool, toke
 def _check_store(config: ServeConfig) -> None:
     """Check the store file here (not its embeddings, which may take a while to load on a cold cache:
     the workers load them after they listen), so a bad file is one clean line, not a traceback from
-    every worker."""
+    every worker.
+    """
     from ..store.sqlite import Store
 
     try:

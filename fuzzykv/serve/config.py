@@ -68,6 +68,7 @@ class ServeConfig:
 
     @property
     def limits(self) -> Limits:
+        """The limits the service enforces and ``/v1/info`` reports: the defaults, with this ``max_body``."""
         return Limits(max_body_bytes=self.max_body) if self.max_body != LIMITS.max_body_bytes else LIMITS
 
     def to_env(self) -> dict[str, str]:

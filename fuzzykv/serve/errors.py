@@ -30,8 +30,9 @@ HTTP_TYPES = {404: "NotFound", 405: "MethodNotAllowed"}
 
 
 class SafeJSONResponse(JSONResponse):
-    """JSON that always encodes: text holding a lone UTF-16 surrogate (which UTF-8 cannot carry) is
-    sent with ``\\uXXXX`` escapes instead of failing while the answer is rendered."""
+    r"""JSON that always encodes: text holding a lone UTF-16 surrogate (which UTF-8 cannot carry) is
+    sent with ``\uXXXX`` escapes instead of failing while the answer is rendered.
+    """
 
     def render(self, content: Any) -> bytes:
         try:
@@ -42,6 +43,7 @@ class SafeJSONResponse(JSONResponse):
 
 def error_response(status: int, kind: str, message: str, headers: Mapping[str, str] | None = None,
                    **extra: Any) -> JSONResponse:
+    """The service's error body, ``{"error": {"type", "message", ...}}``, for any status (library errors and HTTP's own)."""
     return SafeJSONResponse({"error": {"type": kind, "message": message, **extra}}, status_code=status, headers=headers)
 
 

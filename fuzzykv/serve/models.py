@@ -42,6 +42,8 @@ Similarity = Annotated[float, Field(ge=-1, le=1, description="A cosine similarit
 
 
 class Request(BaseModel):
+    """The base of request bodies: strict types (no "5" for 5) and no unknown fields, so a misspelt option is a 422."""
+
     model_config = ConfigDict(strict=True, extra="forbid")
 
 
@@ -49,15 +51,21 @@ class Request(BaseModel):
 
 
 class ValueBody(Request):
+    """The body of ``PUT /v1/pairs/{key}``: the value to store under the key the path names."""
+
     value: Text
 
 
 class Pair(BaseModel):
+    """One stored pair, as ``GET`` and ``PUT /v1/pairs/{key}`` answer and ``GET /v1/pairs`` lists."""
+
     key: str
     value: str
 
 
 class PairPage(BaseModel):
+    """A page of ``GET /v1/pairs``, in the store's (insertion) order."""
+
     pairs: list[Pair]
     next: str | None = Field(description="Pass as ?after= for the next page; null on the last page.")
 
@@ -70,10 +78,14 @@ class PairIn(Request):
 
 
 class PairBatch(Request):
+    """The body of ``POST /v1/pairs:batch``: pairs stored in one transaction, all or none."""
+
     pairs: Annotated[list[PairIn], Field(min_length=1, max_length=LIMITS.max_batch)]
 
 
 class Written(BaseModel):
+    """How many pairs a batch stored (a key given twice counts once: the later value wins)."""
+
     written: int
 
 
@@ -81,6 +93,10 @@ class Written(BaseModel):
 
 
 class QueryBody(Request):
+    """The body of ``POST /v1/query``: a text, or ``positive``/``negative`` texts combined as gensim's
+    most_similar does, and the options of ``Database.search``.
+    """
+
     text: Text | None = None
     k: K = 5
     exact: bool = False
@@ -92,6 +108,8 @@ class QueryBody(Request):
 
 
 class QueryBatchBody(Request):
+    """The body of ``POST /v1/query:batch``: many texts, one pass over the store, the same options for each."""
+
     texts: Annotated[list[Text], Field(max_length=LIMITS.max_batch)]
     k: K = 5
     exact: bool = False
@@ -101,23 +119,33 @@ class QueryBatchBody(Request):
 
 
 class Candidate(BaseModel):
+    """A decoded word and its cosine similarity to the blended value vector."""
+
     word: str
     similarity: float
 
 
 class Weight(BaseModel):
+    """A key's attention weight for the query; over all keys the weights sum to 1."""
+
     key: str
     weight: float
     value: str | None = Field(None, description="The key's value (null if it was deleted meanwhile).")
 
 
 class CorrectionOut(BaseModel):
+    """A query word without a vector read as the nearest known spelling (``typed`` -> ``used``, edit distance)."""
+
     typed: str
     used: str
     distance: int
 
 
 class QueryAnswer(BaseModel):
+    """One query answered (:class:`~fuzzykv.results.QueryResult` as JSON): the words, their scores, the
+    heaviest keys, and what was ignored, spelled or corrected on the way (then ``approximate``).
+    """
+
     text: str
     words: list[str]
     candidates: list[Candidate]
@@ -131,46 +159,66 @@ class QueryAnswer(BaseModel):
 
 
 class QueryBatchAnswer(BaseModel):
+    """One :class:`QueryAnswer` per text of the batch, in order."""
+
     results: list[QueryAnswer]
 
 
 class LookupBody(Request):
+    """The body of ``POST /v1/lookup``: the text to look up, and how close the nearest key must be."""
+
     text: Text
     min_similarity: Similarity | None = None
 
 
 class LookupAnswer(BaseModel):
+    """The value of an equal key, else of the nearest key; ``value`` is null when no key is within
+    ``min_similarity`` (``key`` and ``similarity`` still say which came closest), all null for an empty store.
+    """
+
     value: str | None
     key: str | None
     similarity: float | None
 
 
 class NearestBody(Request):
+    """The body of ``POST /v1/nearest``: a text and how many of the nearest keys to list."""
+
     text: Text
     k: K = 3
 
 
 class NeighbourOut(BaseModel):
+    """A stored pair near the text, with its key's cosine similarity to it."""
+
     key: str
     value: str
     similarity: float
 
 
 class NearestAnswer(BaseModel):
+    """The exact ``k`` nearest keys to the text, nearest first."""
+
     neighbours: list[NeighbourOut]
 
 
 class ClassifyBody(Request):
+    """The body of ``POST /v1/classify``: a text, and how many of its nearest keys to list beside the verdict."""
+
     text: Text
     k: K = 5
 
 
 class Score(BaseModel):
+    """A value's share of the query's attention: what its keys carry (the shares sum to 1)."""
+
     value: str
     share: float
 
 
 class ClassifyAnswer(BaseModel):
+    """The value the query's attention favours, every value's share, and the ``k`` nearest keys."""
+
     label: str
     scores: list[Score]
     neighbours: list[NeighbourOut]
@@ -180,10 +228,14 @@ class ClassifyAnswer(BaseModel):
 
 
 class Health(BaseModel):
+    """``GET /healthz``: the process answers (it says nothing about the store; that is ``/readyz``)."""
+
     status: Literal["ok"]
 
 
 class Readiness(BaseModel):
+    """``GET /readyz``: whether ``/v1`` answers yet, and why not."""
+
     status: Literal["ready", "warming", "failed"] = Field(
         description="ready: /v1 answers; warming: the store is opening and its indexes building (503 on /v1 meanwhile); "
         "failed: the store could not be opened (see message and the server log)."
@@ -192,6 +244,8 @@ class Readiness(BaseModel):
 
 
 class Info(BaseModel):
+    """``GET /v1/info``: the store's size, vector dimension and settings, and this service's version and limits."""
+
     pairs: int
     dimension: int
     settings: dict[str, Any]
@@ -202,7 +256,8 @@ class Info(BaseModel):
 
 class ErrorDetail(BaseModel):
     """What went wrong. ``UnknownWordError`` adds ``text``, ``words``, ``vocabulary_size`` and
-    ``every_word``; a missing key (``KeyError``) adds ``key``."""
+    ``every_word``; a missing key (``KeyError``) adds ``key``.
+    """
 
     type: str = Field(description="The fuzzykv error class, or ValidationError, AuthenticationError, NotFound, ...")
     message: str
@@ -214,6 +269,8 @@ class ErrorDetail(BaseModel):
 
 
 class ErrorBody(BaseModel):
+    """Every error answer: ``{"error": {...}}``, with the same shape whatever its status."""
+
     error: ErrorDetail
 
 
@@ -224,6 +281,8 @@ MAX_MAP_KEYS = 5_000
 
 
 class MapPoint(BaseModel):
+    """A key drawn on the map, with its value and its place."""
+
     key: str
     value: str
     x: float
@@ -231,6 +290,8 @@ class MapPoint(BaseModel):
 
 
 class Placed(BaseModel):
+    """A text placed on the map (the ``?text=`` of ``GET /v1/map``, or a text given to ``/v1/map:place``)."""
+
     text: str
     x: float
     y: float
@@ -248,6 +309,8 @@ class Projection(Request):
 
 
 class MapAnswer(BaseModel):
+    """``GET /v1/map``: the keys in two dimensions (PCA of their unit vectors) and the projection used."""
+
     total: int = Field(description="Pairs in the store.")
     sampled: int = Field(description="Keys drawn: all of them, or an even sample of at most 5,000.")
     explained: list[float] = Field(description="The share of the sample's variance along each axis.")
@@ -257,9 +320,13 @@ class MapAnswer(BaseModel):
 
 
 class PlaceBody(Request):
+    """The body of ``POST /v1/map:place``: texts to place, and the projection a ``GET /v1/map`` answered."""
+
     texts: Annotated[list[Text], Field(min_length=1, max_length=LIMITS.max_k)]
     projection: Projection
 
 
 class PlaceAnswer(BaseModel):
+    """Where each text lands on the map, in the order given."""
+
     points: list[Placed]

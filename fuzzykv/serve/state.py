@@ -25,6 +25,7 @@ async def database(request: Request) -> Database:
 
 
 async def config(request: Request) -> ServeConfig:
+    """The service's configuration, as a FastAPI dependency (``served: Config``)."""
     served: ServeConfig = request.app.state.config
     return served
 

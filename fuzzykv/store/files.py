@@ -1,5 +1,6 @@
 """Which file is a store, and how SQLite is let at it: header and table checks that write nothing,
-atomic creation, the URI for read-only opens, and SQLite's errors as fuzzykv's."""
+atomic creation, the URI for read-only opens, and SQLite's errors as fuzzykv's.
+"""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from .schema import FORMAT, SCHEMA, SCHEMA_VERSION, SQLITE_HEADER
 
 
 def damaged(error: Exception, path: Path) -> StoreError:
+    """The error for a store file that cannot be read as a store, and the way out."""
     return StoreError(f"{str(path)!r} is damaged ({error}); restore it from a backup, or export what is readable")
 
 def translate(error: sqlite3.Error, path: Path) -> StoreError:

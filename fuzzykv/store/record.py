@@ -39,6 +39,7 @@ class StoreRecord:
     path: Path | None = None
 
     def as_json(self) -> dict[str, Any]:
+        """What the store file keeps (the path is not kept: it is wherever the file is)."""
         out = {"embeddings": self.embeddings, "fingerprint": self.fingerprint, "dim": self.dim, "settings": self.settings}
         if self.probes is not None:
             out["probes"] = self.probes
@@ -46,6 +47,11 @@ class StoreRecord:
 
     @classmethod
     def from_json(cls, saved: Mapping[str, Any], path: Path) -> StoreRecord:
+        """A record as :meth:`as_json` saved it, also in format 1 (three options beside the identity);
+        a store saved before the ``index`` option keeps decoding with annoy.
+
+        :raises StoreError: saved settings that cannot be read (the store is damaged).
+        """
         try:
             if "settings" in saved:
                 settings = dict(saved["settings"])

@@ -67,6 +67,7 @@ class Mark:
 
     @property
     def position(self) -> tuple[int, int]:
+        """(epoch, seq): the store's state the pairs file holds, to compare with the store's own position."""
         return self.epoch, self.seq
 
 
@@ -84,6 +85,7 @@ class Header:
 
     @property
     def body_bytes(self) -> int:
+        """How long the body after the header must be: every array and the texts."""
         return sum(int(np.prod(shape)) * dtype.itemsize for dtype, shape in _body_arrays(self.pairs, self.dim)) + self.text_bytes
 
     def names(self, mark: Mark, dim: int) -> bool:
@@ -91,6 +93,7 @@ class Header:
         return (self.token, self.epoch, self.seq, self.dim) == (mark.token, mark.epoch, mark.seq, dim)
 
     def to_bytes(self) -> bytes:
+        """The header as written: ``MAGIC``, the JSON's length, then the JSON (the file pads it to ``HEADER_BYTES``)."""
         raw = json.dumps({"layout": LAYOUT, **asdict(self)}, sort_keys=True).encode("utf-8")
         return MAGIC + struct.pack("<I", len(raw)) + raw
 
@@ -200,7 +203,8 @@ def write(path: Path, token: str, position: tuple[int, int], pairs: PairMatrix) 
 
 def _remove_abandoned(path: Path) -> None:
     """Remove temporary pairs files that a killed process left beside ``path`` (untouched for an hour:
-    no writer takes that long, so none is in use)."""
+    no writer takes that long, so none is in use).
+    """
     now = time.time()
     for left in path.parent.glob(f".{glob.escape(path.name)}.*.tmp"):
         try:
@@ -224,7 +228,8 @@ def _pieces(pairs: PairMatrix, order: np.ndarray, text: bytes) -> Iterator[memor
 
 def _codes_agree(key_units: np.ndarray, value_units: np.ndarray, codes: dict[str, np.ndarray]) -> bool:
     """The int8 copies must be what :func:`~fuzzykv.two_pass.quantise` makes of the directions: checked
-    exactly on a sample of rows (every byte already passed the digest; this catches a writer's bug)."""
+    exactly on a sample of rows (every byte already passed the digest; this catches a writer's bug).
+    """
     from .two_pass import quantise
 
     n = len(key_units)

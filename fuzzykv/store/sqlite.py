@@ -162,6 +162,7 @@ class Store:
 
     @property
     def in_transaction(self) -> bool:
+        """Whether this connection has a transaction open."""
         return self._db is not None and self._db.in_transaction
 
     @contextmanager
@@ -207,6 +208,7 @@ class Store:
         self._sql(f"RELEASE {name}")
 
     def close(self) -> None:
+        """Close the connection; later calls raise. Safe to call twice."""
         if self._db is not None:
             self._db.close()
             self._db = None
@@ -231,7 +233,8 @@ class Store:
 
     def settings_or_save(self, settings: dict[str, Any]) -> dict[str, Any]:
         """Save ``settings`` if the store has none yet, in one write transaction; return the settings
-        that won (another process creating the same store at the same moment may have saved first)."""
+        that won (another process creating the same store at the same moment may have saved first).
+        """
         if self.read_only:
             found = self.settings_dict()
             if found is None:
@@ -249,6 +252,9 @@ class Store:
     # -- reading -----------------------------------------------------------------------------
 
     def position(self) -> tuple[int, int]:
+        """The store's (epoch, seq): ``seq`` counts write transactions and ``epoch`` changes when the
+        store is cleared, so a reader knows what to catch up on, or that it must reload.
+        """
         meta = dict(self._sql("SELECT name, value FROM fuzzykv_meta WHERE name IN ('epoch', 'seq')"))
         return _int_field(meta, "epoch", self.path), _int_field(meta, "seq", self.path)
 
@@ -300,7 +306,8 @@ class Store:
 
     def mark_pairs(self, mark: Mark, publish: Callable[[], None]) -> bool:
         """Record ``mark`` and ``publish`` its file in one write transaction, if the store is still
-        at the mark's position (else neither, and ``False``). Bumps no sequence: the pairs are unchanged."""
+        at the mark's position (else neither, and ``False``). Bumps no sequence: the pairs are unchanged.
+        """
         with self.transaction():
             if self.position() != mark.position:
                 return False
@@ -393,6 +400,7 @@ class Store:
         return [self._sql("SELECT rowid FROM fuzzykv_pairs WHERE key = ?", (k,))[0][0] for k in rows.keys]
 
     def delete(self, seq: int, keys: Sequence[str]) -> None:
+        """Delete ``keys`` and leave a tombstone at ``seq`` for each, so that other processes' readers drop them too."""
         for key in keys:
             _check_text(key)
         self._sql_many("DELETE FROM fuzzykv_pairs WHERE key = ?", [(k,) for k in keys])

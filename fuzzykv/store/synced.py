@@ -145,6 +145,7 @@ class SyncedPairs:
 
     @property
     def path(self) -> Path | None:
+        """The store file, or ``None`` for pairs in memory only."""
         return None if self.store is None else self.store.path
 
     def reload(self) -> None:
@@ -248,7 +249,8 @@ class SyncedPairs:
 @contextmanager
 def _no_gc() -> Iterator[None]:
     """Python's cycle collector paused while a load makes millions of objects that hold no cycles:
-    otherwise it walks them again and again (half of a million-pair open)."""
+    otherwise it walks them again and again (half of a million-pair open).
+    """
     was_enabled = gc.isenabled()
     gc.disable()
     try:

@@ -1,2 +1,3 @@
 """One router per resource: the service (health, info), the pairs, the queries, the neighbours, the key map,
-and the web page with the API docs."""
+and the web page with the API docs.
+"""

@@ -33,7 +33,8 @@ def _neighbours(found: list[Neighbour]) -> list[NeighbourOut]:
 @router.post("/lookup", response_model=LookupAnswer)
 def lookup(body: LookupBody, db: Store) -> LookupAnswer:
     """``Database.lookup``: the value of an equal key, else of the nearest key (null if none is within
-    ``min_similarity``), with the key that answered and its cosine similarity."""
+    ``min_similarity``), with the key that answered and its cosine similarity.
+    """
     threshold = similarity_bound(body.min_similarity)
     try:
         return LookupAnswer(value=db[body.text], key=body.text, similarity=1.0)  # an equal key always wins

@@ -90,12 +90,14 @@ def assets() -> Assets:
 
 @cache
 def template(name: str) -> str:
+    """The text of the page's template ``name``, read from the package once per process."""
     return (resources.files("fuzzykv.serve") / "page" / name).read_text(encoding="utf-8")
 
 
 def render(name: str, config: dict[str, str]) -> bytes:
     """The HTML template ``name`` with its asset URLs (``{{asset:page.js}}``) and configuration
-    (``{{config:token}}``) filled in."""
+    (``{{config:token}}``) filled in.
+    """
     url_of = assets().url_of
 
     def fill(match: re.Match[str]) -> str:

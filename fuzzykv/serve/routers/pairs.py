@@ -48,7 +48,8 @@ def list_pairs(
 @router.post("/pairs:batch", response_model=Written, dependencies=[Depends(writable)])
 def write_batch(body: PairBatch, db: Store) -> Written:
     """Set many pairs in one transaction: all are stored, or none (a later duplicate key wins). Each
-    pair follows ``PUT``'s rules: key and value of 1 to 1,000 characters, not blank, no other fields."""
+    pair follows ``PUT``'s rules: key and value of 1 to 1,000 characters, not blank, no other fields.
+    """
     pairs = {pair.key: pair.value for pair in body.pairs}
     db.update(pairs)
     return Written(written=len(pairs))

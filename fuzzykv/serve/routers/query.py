@@ -20,7 +20,8 @@ router = APIRouter(prefix="/v1", tags=["query"], dependencies=[Depends(require_t
 
 def answer(result: QueryResult, vector: bool = False, values: Mapping[str, str] | None = None) -> QueryAnswer:
     """A :class:`~fuzzykv.results.QueryResult` as JSON (NaN, for no key, becomes null); ``values``
-    (the store) gives each listed key its value, as the page shows them."""
+    (the store) gives each listed key its value, as the page shows them.
+    """
     value_of = values.get if values is not None else (lambda key: None)
     best = float(result.best_similarity)
     corrections: Any = getattr(result, "corrections", None)
@@ -57,7 +58,8 @@ def query(body: QueryBody, db: Store) -> QueryAnswer:
 @router.post("/query:batch", response_model=QueryBatchAnswer)
 def query_batch(body: QueryBatchBody, db: Store) -> QueryBatchAnswer:
     """One ``/v1/query`` answer per text, in order, from one pass over the store (``Database.search_batch``);
-    one bad text fails the whole batch."""
+    one bad text fails the whole batch.
+    """
     results = db.search_batch(body.texts, k=body.k, exact=body.exact, attention_k=body.attention_k,
                               min_similarity=body.min_similarity)
     return QueryBatchAnswer(results=[answer(result, body.vector, db) for result in results])

@@ -27,7 +27,8 @@ async def healthz() -> Health:
             responses={503: {"model": Readiness, "description": "Warming up, or the store could not be opened."}})
 async def readyz(request: Request) -> JSONResponse:
     """Whether ``/v1`` answers: 200 ``ready``, or 503 ``warming`` (the store opening, its indexes
-    building) or ``failed``; needs no token (for readiness probes)."""
+    building) or ``failed``; needs no token (for readiness probes).
+    """
     status, message = request.app.state.readiness
     body = Readiness(status=status, message=message)
     return JSONResponse(body.model_dump(), status_code=200 if status == "ready" else 503)
