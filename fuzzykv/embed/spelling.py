@@ -19,7 +19,6 @@ import math
 import re
 import string
 from collections.abc import Collection, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +27,7 @@ from rapidfuzz import process
 from rapidfuzz.distance import OSA, Levenshtein
 
 from ..cache import CacheLayout, ensure_checked, verified
+from .vectors import Correction
 
 #: Letters of each word the index keys on (SymSpell's prefix length); longer words are still
 #: found, since a word within two edits shares a delete of its first PREFIX letters.
@@ -66,15 +66,6 @@ def _neighbours() -> dict[str, frozenset[str]]:
 
 
 _NEAR = _neighbours()
-
-
-@dataclass(frozen=True)
-class Correction:
-    """A word without a vector read as a known word: ``typed`` -> ``used``, ``distance`` edits apart."""
-
-    typed: str
-    used: str
-    distance: int
 
 
 def normalise(word: str) -> str:
