@@ -24,7 +24,7 @@ from .embed.vectors import Embedded, Embeddings
 from .errors import EmptyDatabaseError, InvalidOptionError
 from .interface import BaseDatabase, SearchOptions, as_dict
 from .results import Classification, Neighbour, QueryResult
-from .search.pipeline import CLASSIFY_KEYS, Answers, Part, Pipeline
+from .search.pipeline import CLASSIFY_KEYS, Answered, Part, Pipeline
 from .settings import Options, Settings, given_options, positive_int
 from .store.record import PROBES, StoreRecord, record_of
 from .store.sqlite import Rows, Store
@@ -48,7 +48,7 @@ class LocalDatabase(BaseDatabase):
         """Query texts -> vectors, with this store's unknown-word policy."""
 
     @abstractmethod
-    def _answer(self, vectors: np.ndarray, options: SearchOptions) -> Answers:
+    def _answer(self, vectors: np.ndarray, options: SearchOptions) -> Answered:
         """Attend, blend and decode for (b, dim) query vectors."""
 
     @abstractmethod
@@ -279,7 +279,7 @@ class Database(LocalDatabase):
 
     # -- fuzzy reads: the hooks of LocalDatabase ------------------------------------------------
 
-    def _answer(self, vectors: np.ndarray, options: SearchOptions) -> Answers:
+    def _answer(self, vectors: np.ndarray, options: SearchOptions) -> Answered:
         with self._synced.reading() as pairs:  # words only: no attention listed, no best key unless asked
             return self._pipeline.answer(pairs, vectors, options.k, options.exact,
                                          options.attention_k if options.working else 0,

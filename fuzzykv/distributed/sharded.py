@@ -25,7 +25,7 @@ from ..interface import SearchOptions, as_dict
 from ..pairs import first_of_each, page_of
 from ..results import Neighbour
 from ..search.decode import HINT_VALUES, ValuesDecoder
-from ..search.pipeline import Answers, Part, Pipeline
+from ..search.pipeline import Answered, Part, Pipeline
 from ..settings import Options, Settings, given_options, positive_int
 from .cluster import agreed, connect
 from .errors import gather
@@ -303,7 +303,7 @@ class ShardedDatabase(LocalDatabase):
             raise EmptyDatabaseError("the store holds no pairs, so a query has nothing to attend to; add pairs first")
         return parts
 
-    def _answer(self, vectors: np.ndarray, options: SearchOptions) -> Answers:
+    def _answer(self, vectors: np.ndarray, options: SearchOptions) -> Answered:
         attention_k = options.attention_k
         top = max(HINT_VALUES, attention_k) if attention_k is not None else _EVERY_KEY
         parts = self._parts(vectors, top)

@@ -83,7 +83,7 @@ class Part:
 
 
 @dataclass(frozen=True)
-class Answers:
+class Answered:
     """The pipeline's output for a batch of queries, before it is shaped for the caller."""
 
     ids: np.ndarray  # (b, k) rows of ``words``, best first
@@ -142,7 +142,7 @@ class Pipeline:
         self._values: tuple[int, ValuesDecoder] | None = None
 
     def answer(self, pairs: PairMatrix, queries: np.ndarray, k: int, exact: bool, attention_k: int | None = None,
-               best_key: bool = True) -> Answers:
+               best_key: bool = True) -> Answered:
         """Attend, blend and decode for (b, dim) query vectors over ``pairs`` (held steady by the caller).
 
         :param attention_k: how many of the heaviest keys to list per query (``None``: every key; 0: none).
@@ -165,7 +165,7 @@ class Pipeline:
         return self._answers(attended, pairs, k, exact, attention_k)
 
     def _answers(self, attended: Attended, pairs: PairMatrix, k: int, exact: bool,
-                 attention_k: int | None) -> Answers:
+                 attention_k: int | None) -> Answered:
         """A store in one piece: the answers straight from its attention, with no merge of parts,
         listing only what the caller asked for.
         """
@@ -183,10 +183,10 @@ class Pipeline:
             hint_values.append([pairs.row_values[row] for row in heaviest.tolist()])
             hint_vectors.append(pairs.value_vectors_of(heaviest))
         ids, sims, words = self.decode(blended, k, exact, pairs, hint_values, hint_vectors)
-        return Answers(ids, sims, attention, attended.best_key, blended, words)
+        return Answered(ids, sims, attention, attended.best_key, blended, words)
 
     def merge(self, parts: Sequence[Part], k: int, exact: bool, attention_k: int | None,
-              stored: PairMatrix | ValuesDecoder | None = None) -> Answers:
+              stored: PairMatrix | ValuesDecoder | None = None) -> Answered:
         """The answers of the whole store from its parts' attention: one exact blend, one decode.
 
         A store in one piece is one part; a sharded store's driver merges one part per shard.
@@ -207,7 +207,7 @@ class Pipeline:
             hint_values.append([values[j] for j in heaviest.tolist()])
             hint_vectors.append(vectors[heaviest])
         ids, sims, words = self.decode(blended, k, exact, stored, hint_values, hint_vectors)
-        return Answers(ids, sims, attention, best_key, blended, words)
+        return Answered(ids, sims, attention, best_key, blended, words)
 
     def attend(self, pairs: PairMatrix, queries: np.ndarray, top: int, best_key: bool = True) -> Attended:
         """Attention of (b, dim) queries over ``pairs``, as a part that merges exactly with others.
