@@ -38,6 +38,6 @@ async def writable(request: Request) -> None:
         )
 
 
-#: Endpoint parameters: ``db: Store`` is the open store, ``served: Config`` the configuration.
-Store = Annotated[Database, Depends(database)]
+#: Endpoint parameters: ``db: ServedDatabase`` is the served Database, ``served: Config`` the configuration.
+ServedDatabase = Annotated[Database, Depends(database)]
 Config = Annotated[ServeConfig, Depends(config)]

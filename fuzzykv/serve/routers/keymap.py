@@ -19,7 +19,7 @@ from ...errors import InvalidOptionError
 from ..auth import require_token
 from ..config import LIMITS
 from ..models import MAX_MAP_KEYS, MapAnswer, MapPoint, PlaceAnswer, PlaceBody, Placed, Projection
-from ..state import Store
+from ..state import ServedDatabase
 
 router = APIRouter(prefix="/v1", tags=["map"], dependencies=[Depends(require_token)])
 
@@ -82,7 +82,7 @@ def principal_axes(vectors: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndar
 
 @router.get("/map", response_model=MapAnswer)
 def draw_map(
-    db: Store,
+    db: ServedDatabase,
     limit: Annotated[int, Query(ge=1, le=MAX_MAP_KEYS, description="The most keys to draw.")] = MAX_MAP_KEYS,
     text: Annotated[str | None, Query(min_length=1, max_length=LIMITS.max_text_chars,
                                       description="Also place this text (a query).")] = None,
@@ -104,7 +104,7 @@ def draw_map(
 
 
 @router.post("/map:place", response_model=PlaceAnswer)
-def place(body: PlaceBody, db: Store) -> PlaceAnswer:
+def place(body: PlaceBody, db: ServedDatabase) -> PlaceAnswer:
     """Where texts land on a map drawn by ``GET /v1/map`` (pass back its ``projection``)."""
     dim = db.embeddings.dim
     mean = np.asarray(body.projection.mean, dtype=np.float64)

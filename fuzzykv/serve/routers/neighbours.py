@@ -18,7 +18,7 @@ from ..models import (
     NeighbourOut,
     Score,
 )
-from ..state import Store
+from ..state import ServedDatabase
 
 if TYPE_CHECKING:
     from ...results import Neighbour
@@ -31,7 +31,7 @@ def _neighbours(found: list[Neighbour]) -> list[NeighbourOut]:
 
 
 @router.post("/lookup", response_model=LookupAnswer)
-def lookup(body: LookupBody, db: Store) -> LookupAnswer:
+def lookup(body: LookupBody, db: ServedDatabase) -> LookupAnswer:
     """``Database.lookup``: the value of an equal key, else of the nearest key (null if none is within
     ``min_similarity``), with the key that answered and its cosine similarity.
     """
@@ -49,13 +49,13 @@ def lookup(body: LookupBody, db: Store) -> LookupAnswer:
 
 
 @router.post("/nearest", response_model=NearestAnswer)
-def nearest(body: NearestBody, db: Store) -> NearestAnswer:
+def nearest(body: NearestBody, db: ServedDatabase) -> NearestAnswer:
     """``Database.nearest``: the exact k nearest keys, nearest first."""
     return NearestAnswer(neighbours=_neighbours(db.nearest(body.text, k=body.k)))
 
 
 @router.post("/classify", response_model=ClassifyAnswer)
-def classify(body: ClassifyBody, db: Store) -> ClassifyAnswer:
+def classify(body: ClassifyBody, db: ServedDatabase) -> ClassifyAnswer:
     """``Database.classify``: the k nearest keys vote for their values, weighted by similarity."""
     verdict = db.classify(body.text, k=body.k)
     return ClassifyAnswer(

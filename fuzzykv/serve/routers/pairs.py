@@ -11,7 +11,7 @@ from ...errors import InvalidOptionError, MissingKeyError
 from ..auth import require_token
 from ..config import LIMITS
 from ..models import NOT_BLANK, Pair, PairBatch, PairPage, ValueBody, Written
-from ..state import Store, writable
+from ..state import ServedDatabase, writable
 
 
 class KeyConvertor(PathConvertor):
@@ -30,7 +30,7 @@ Key = Annotated[str, Path(min_length=1, max_length=LIMITS.max_text_chars, patter
 
 @router.get("/pairs", response_model=PairPage)
 def list_pairs(
-    db: Store,
+    db: ServedDatabase,
     after: Annotated[str | None, Query(description="The last key of the previous page.")] = None,
     limit: Annotated[int, Query(ge=1, le=LIMITS.max_page)] = 100,
 ) -> PairPage:
@@ -46,7 +46,7 @@ def list_pairs(
 
 
 @router.post("/pairs:batch", response_model=Written, dependencies=[Depends(writable)])
-def write_batch(body: PairBatch, db: Store) -> Written:
+def write_batch(body: PairBatch, db: ServedDatabase) -> Written:
     """Set many pairs in one transaction: all are stored, or none (a later duplicate key wins). Each
     pair follows ``PUT``'s rules: key and value of 1 to 1,000 characters, not blank, no other fields.
     """
@@ -56,14 +56,14 @@ def write_batch(body: PairBatch, db: Store) -> Written:
 
 
 @router.put("/pairs/{key:key}", response_model=Pair, dependencies=[Depends(writable)])
-def put_pair(body: ValueBody, key: Key, db: Store) -> Pair:
+def put_pair(body: ValueBody, key: Key, db: ServedDatabase) -> Pair:
     """Set one pair; it is on disk when this answers."""
     db[key] = body.value
     return Pair(key=key, value=body.value)
 
 
 @router.get("/pairs/{key:key}", response_model=Pair)
-def get_pair(key: Key, db: Store) -> Pair:
+def get_pair(key: Key, db: ServedDatabase) -> Pair:
     """The value of exactly this key (no fuzzy matching: that is /v1/lookup)."""
     try:
         return Pair(key=key, value=db[key])
@@ -72,7 +72,7 @@ def get_pair(key: Key, db: Store) -> Pair:
 
 
 @router.delete("/pairs/{key:key}", status_code=204, response_class=Response, dependencies=[Depends(writable)])
-def delete_pair(key: Key, db: Store) -> Response:
+def delete_pair(key: Key, db: ServedDatabase) -> Response:
     """Delete one pair; 404 if there is none."""
     try:
         del db[key]

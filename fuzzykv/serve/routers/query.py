@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends
 
 from ..auth import require_token
 from ..models import Candidate, CorrectionOut, QueryAnswer, QueryBatchAnswer, QueryBatchBody, QueryBody, Weight
-from ..state import Store
+from ..state import ServedDatabase
 
 if TYPE_CHECKING:
     from ...results import QueryResult
@@ -42,7 +42,7 @@ def answer(result: QueryResult, vector: bool = False, values: Mapping[str, str] 
 
 
 @router.post("/query", response_model=QueryAnswer)
-def query(body: QueryBody, db: Store) -> QueryAnswer:
+def query(body: QueryBody, db: ServedDatabase) -> QueryAnswer:
     """``Database.search``: the ``k`` decoded words with their scores and the heaviest keys' weights.
 
     NOTE: plain ``def`` (FastAPI's thread pool): a query is about 2 ms, but the first one may build
@@ -56,7 +56,7 @@ def query(body: QueryBody, db: Store) -> QueryAnswer:
 
 
 @router.post("/query:batch", response_model=QueryBatchAnswer)
-def query_batch(body: QueryBatchBody, db: Store) -> QueryBatchAnswer:
+def query_batch(body: QueryBatchBody, db: ServedDatabase) -> QueryBatchAnswer:
     """One ``/v1/query`` answer per text, in order, from one pass over the store (``Database.search_batch``);
     one bad text fails the whole batch.
     """

@@ -11,7 +11,7 @@ from fastapi.responses import JSONResponse
 from ... import __version__
 from ..auth import require_token
 from ..models import Health, Info, Readiness
-from ..state import Config, Store
+from ..state import Config, ServedDatabase
 
 health = APIRouter(tags=["service"])
 router = APIRouter(prefix="/v1", tags=["service"], dependencies=[Depends(require_token)])
@@ -35,7 +35,7 @@ async def readyz(request: Request) -> JSONResponse:
 
 
 @router.get("/info", response_model=Info)
-def info(db: Store, served: Config) -> Info:
+def info(db: ServedDatabase, served: Config) -> Info:
     """How many pairs, the vector dimension, the store's settings, and this service's limits."""
     settings: Any = getattr(db, "settings", None)
     return Info(
