@@ -17,7 +17,7 @@ from typing import Any
 import httpx
 import pytest
 from fastapi.testclient import TestClient
-from test_serve import TOKEN, Server, start, stop
+from test_service import TOKEN, Server, start, stop
 
 from fuzzykv import Database, Embeddings, errors
 from fuzzykv.serve.app import create_app
