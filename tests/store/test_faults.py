@@ -25,7 +25,7 @@ from fuzzykv import Database, NotAStoreError, NotTextError, StoreError
 from fuzzykv.embed.vectors import Embeddings
 from fuzzykv.pairs import PairMatrix
 from fuzzykv.store.sqlite import Rows, Store
-from fuzzykv.store.sqlite import snapshot as mapped_pairs
+from fuzzykv.store import snapshot as mapped_pairs
 from fuzzykv.store.synced import SyncedPairs
 
 DIM = 4
