@@ -361,3 +361,18 @@ def test_schemathesis_finds_nothing_without_the_token(fuzzed: Server, tmp_path: 
     assert report["test_cases"]["with_failures"] == 0 and report["operations"]["selected"] >= 13
     assert report["operations"]["errored"] == 0 and report["test_cases"]["generated"] > 50
     print(f"schemathesis without the token: {report['test_cases']['generated']} cases in {report['running_time']:.1f} s")
+
+
+def test_the_client_update_reads_keys_and_getitem_as_dict_update(store: Database) -> None:
+    class KeysAndGetitem:
+        def keys(self) -> list[str]:
+            return ["kitten"]
+
+        def __getitem__(self, key: str) -> str:
+            return "animal"
+
+    remote = RemoteDatabase("http://testserver", client=client_for(store))
+    remote.update(KeysAndGetitem())
+    assert store["kitten"] == "animal"
+    with pytest.raises(errors.EmptyTextError):  # the same class a local store raises, checked before sending
+        remote.update({"   ": "animal"})
