@@ -289,7 +289,7 @@ def test_healthz_answers_throughout_a_cold_start(tmp_path: Path, glove: Embeddin
 
 def test_serve_takes_the_stores_embeddings(tmp_path: Path, glove_file: Path, glove: Embeddings) -> None:
     with Database.open(tmp_path / "small.fkv", embeddings=str(glove_file)) as db:
-        db.update({"cat": "animal", "dog": "animal"})
+        db.update({"he": "people", "she": "people", "year": "one"})  # words of gensim's 76-word slice
     config = ServeConfig(store=tmp_path / "small.fkv", embeddings=str(glove_file))
     assert ServeConfig.from_env(config.to_env()) == config
     for given, expected in ((config, "ready"), (ServeConfig(store=tmp_path / "small.fkv"), "failed")):
@@ -303,7 +303,7 @@ def test_serve_takes_the_stores_embeddings(tmp_path: Path, glove_file: Path, glo
             if expected == "failed":
                 assert "--embeddings" in readiness["message"] and "embeddings=..." not in readiness["message"]
             else:
-                assert http.post("/v1/lookup", json={"text": "cat"}).json()["value"] == "animal"
+                assert http.post("/v1/lookup", json={"text": "she"}).json()["value"] == "people"
     from click.testing import CliRunner
 
     from fuzzykv.serve.command import serve
@@ -361,3 +361,18 @@ def test_schemathesis_finds_nothing_without_the_token(fuzzed: Server, tmp_path: 
     assert report["test_cases"]["with_failures"] == 0 and report["operations"]["selected"] >= 13
     assert report["operations"]["errored"] == 0 and report["test_cases"]["generated"] > 50
     print(f"schemathesis without the token: {report['test_cases']['generated']} cases in {report['running_time']:.1f} s")
+
+
+def test_the_client_update_reads_keys_and_getitem_as_dict_update(store: Database) -> None:
+    class KeysAndGetitem:
+        def keys(self) -> list[str]:
+            return ["kitten"]
+
+        def __getitem__(self, key: str) -> str:
+            return "animal"
+
+    remote = RemoteDatabase("http://testserver", client=client_for(store))
+    remote.update(KeysAndGetitem())
+    assert store["kitten"] == "animal"
+    with pytest.raises(errors.EmptyTextError):  # the same class a local store raises, checked before sending
+        remote.update({"   ": "animal"})

@@ -135,7 +135,8 @@ def test_every_endpoint_over_the_wire(http: httpx.Client) -> None:
 
 
 def test_errors_over_the_wire(server: Server, http: httpx.Client) -> None:
-    assert http.post("/v1/query", json={"text": " "}).json()["error"]["type"] == "EmptyTextError"
+    assert http.post("/v1/query", json={"text": " "}).json()["error"]["type"] == "ValidationError"  # the schema says so
+    assert http.post("/v1/query", json={}).json()["error"]["type"] == "EmptyTextError"
     assert http.post("/v1/query", json={"k": []}).status_code == 422
     assert http.get("/v1/pairs/nothing%20here").status_code == 404
     big = {"pairs": [{"key": "cat", "value": "animal"}] * 200}
