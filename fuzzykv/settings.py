@@ -44,7 +44,7 @@ DEFAULT_N_TREES = 20
 DEFAULT_SEARCH_K = 10_000
 #: faiss IndexHNSWFlat's links per word, candidates while building, and candidates per search:
 #: chosen with benchmarks/index_recall.py on some workload stores, reported on others.
-DEFAULT_HNSW_M = 16
+DEFAULT_HNSW_M = 32
 DEFAULT_HNSW_EF_CONSTRUCTION = 40
 DEFAULT_HNSW_EF_SEARCH = 64
 #: Keys attended to through the key index; chosen with benchmarks/store_size.py.

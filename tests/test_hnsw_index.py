@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 import pytest
 from click.testing import CliRunner
-from conftest import WRITEUP_PAIRS, whole_vocabulary_blends
+from conftest import WRITEUP_PAIRS
 
 import fuzzykv.hnsw_index as hnsw_module
 from fuzzykv import Database, IndexFallbackWarning
@@ -24,17 +24,32 @@ from fuzzykv.embeddings import Embeddings
 from fuzzykv.errors import IndexBuildingWarning
 from fuzzykv.hnsw_index import HNSWDecoder
 from fuzzykv.loading import load_embeddings
+from fuzzykv.settings import Settings
 
 
 def recall_at(found: np.ndarray, truth: np.ndarray) -> float:
     return float(np.mean([len(set(f) & set(t)) / len(t) for f, t in zip(found.tolist(), truth.tolist())]))
 
 
+BIG_QUERIES = 60
+
+
+def store_blends(glove: Embeddings, keys: int, stores: int, queries: int, seed: int) -> np.ndarray:
+    """What db.query decodes on the realistic workload (benchmarks/workload.py): the blends of stores
+    whose keys, values and queries are words drawn uniformly from the whole vocabulary."""
+    rng = np.random.default_rng(seed)
+    out = []
+    for _ in range(stores):
+        rows = rng.choice(len(glove), size=2 * keys + queries, replace=False)
+        words = [glove.words[i] for i in rows.tolist()]
+        db = Database(dict(zip(words[:keys], words[keys : 2 * keys])))
+        out += [db.search(text, exact=True, attention_k=1).vector for text in words[2 * keys :]]
+    return np.stack(out).astype(np.float32)
+
+
 def realistic_blends(glove: Embeddings, seed: int) -> np.ndarray:
-    """What db.query decodes on the realistic workload: blends of 6-key stores and of a 100,000-key store."""
-    small, _ = whole_vocabulary_blends(glove, stores=40, keys=6, seed=seed)
-    big, _ = whole_vocabulary_blends(glove, stores=1, keys=100_000, seed=seed + 1)
-    return np.concatenate([small, big])
+    """Blends of forty 6-key stores (10 queries each), then of a 100,000-key store (BIG_QUERIES)."""
+    return np.concatenate([store_blends(glove, 6, 40, 10, seed), store_blends(glove, 100_000, 1, BIG_QUERIES, seed + 1)])
 
 
 @pytest.fixture(scope="module")
@@ -93,7 +108,7 @@ def small_index(small: Embeddings, root: Path, **settings: Any) -> VocabularyInd
 def test_the_same_vectors_give_the_same_file_byte_for_byte_and_the_same_answers(
     glove: Embeddings, tmp_path: Path
 ) -> None:
-    settings = IndexSettings(vocabulary_size=30_000)
+    settings = IndexSettings(vocabulary_size=10_000)
     first, second = (VocabularyIndex(glove, settings, CacheLayout(tmp_path / name)) for name in "ab")
     vectors = realistic_blends(glove, seed=3)[:40]
     answers = [index.approximate().search(vectors, 10) for index in (first, second)]
@@ -240,9 +255,10 @@ def test_a_process_that_exits_during_a_background_build_leaves_no_partial_file(
     done = subprocess.run([sys.executable, "-c", EXITING], capture_output=True, text=True, timeout=600, check=True)
     assert done.stdout.splitlines()[-1] == "IndexBuildingWarning"
     folder = session_cache / "v1" / "hnsw"
-    assert not list(folder.glob(".*.tmp"))  # stopped between chunks; its staging file removed
+    assert not list(folder.glob(".*-v60000-*.tmp"))  # stopped between chunks; its staging file removed
     for path in folder.glob("*-v60000-*.faiss"):  # or it finished first: then whole
-        assert verified(path, **hnsw_module.hnsw_meta(60_000, glove.dim, 16, 40))
+        settings = Settings()
+        assert verified(path, **hnsw_module.hnsw_meta(60_000, glove.dim, settings.hnsw_m, settings.hnsw_ef_construction))
 
 
 def test_warm_builds_every_cache_with_a_line_per_cache(glove: Embeddings, session_cache: Path) -> None:
