@@ -35,11 +35,13 @@ from fuzzykv import Database, Embeddings
 from fuzzykv.decode import IndexSettings, VocabularyIndex
 from fuzzykv.hnsw_index import HNSWDecoder
 
-GRAPHS = ((16, 40), (32, 40))  # (M, efConstruction)
+BUILT = ((16, 40), (32, 40))  # (M, efConstruction): built and timed
+# M=16 stays below recall@10 0.97 on 6-key stores even at efSearch 512 (tuned once, then left out).
+GRAPHS = ((32, 40),)
 # NOTE: faiss' search keeps its candidates in a heap whose pop is a linear scan, so a query costs
 # about efSearch squared beyond a few hundred (measured: 1 ms at 256, 16-30 ms at 512-1024).
-EF_SEARCH = (64, 128, 192, 256, 384)
-SEARCH_K = (10_000, 30_000, 100_000)
+EF_SEARCH = (128, 192, 256, 320, 384)
+SEARCH_K = (30_000, 100_000)  # search_k 10,000 (the default) reaches 0.92 on 6-key stores
 SMALL_STORES, SMALL_QUERIES = 60, 5  # many 6-key stores: one store's six values are too narrow a sample
 BIG_QUERIES = 300
 TUNE_SEED, REPORT_SEED = 12, 13
@@ -67,7 +69,7 @@ def main() -> dict[str, Any]:
                                          "100,000-key": f"1 store x {BIG_QUERIES} queries"}}
 
     # 1. builds
-    for m, ef_construction in GRAPHS:
+    for m, ef_construction in BUILT:
         index = VocabularyIndex(embeddings, IndexSettings(hnsw_m=m, hnsw_ef_construction=ef_construction))
         path = index.hnsw_path()
         built = path.exists()

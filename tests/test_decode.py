@@ -4,7 +4,6 @@ from typing import Any
 import numpy as np
 import pytest
 import torch
-
 from conftest import whole_vocabulary_blends
 
 from fuzzykv import IndexFallbackWarning, InvalidOptionError
