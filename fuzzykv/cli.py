@@ -91,7 +91,7 @@ def _answer_options(command: F) -> F:
     """The options every querying command shares."""
     options = [
         click.option("--k", "k", type=click.IntRange(min=1), default=5, show_default=True, help="How many words to answer."),
-        click.option("--exact", is_flag=True, help="Decode by exact search over the vocabulary instead of the approximate index."),
+        click.option("--exact", is_flag=True, help="Decode by exact search over the vocabulary, not the approximate index."),
         click.option("--embeddings", type=click.Path(dir_okay=False), default=None,
                      help="A GloVe or word2vec vectors file (default: GloVe 6B 50d)."),
     ]
