@@ -14,7 +14,9 @@ from fuzzykv import (
     QueryResult,
     UnknownWordError,
 )
+from fuzzykv.cli.warm import warm
 from fuzzykv.embed.vectors import Embeddings
+from fuzzykv.settings import Settings
 
 WRITEUP_TOP1 = {"rhombus": "shape", "parabola": "shape", "female": "gender", "seven": "number", "seventy": "gender",
                 "cylinder": "toy"}
@@ -248,6 +250,7 @@ def test_an_empty_store(glove: Embeddings) -> None:
 
 
 def test_vocabulary_size_limits_answers_to_frequent_words(glove: Embeddings) -> None:
+    warm(Settings(vocabulary_size=5_000))  # its own vocabulary index, built ahead as `fuzzykv warm` does
     db = Database(WRITEUP_PAIRS, vocabulary_size=5_000)
     rank = {w: i for i, w in enumerate(glove.words[:5_000])}
     for exact in (True, False):

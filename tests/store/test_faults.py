@@ -24,8 +24,8 @@ import pytest
 from fuzzykv import Database, NotAStoreError, NotTextError, StoreError
 from fuzzykv.embed.vectors import Embeddings
 from fuzzykv.pairs import PairMatrix
-from fuzzykv.store.sqlite import Rows, Store
 from fuzzykv.store import snapshot as mapped_pairs
+from fuzzykv.store.sqlite import Rows, Store
 from fuzzykv.store.synced import SyncedPairs
 
 DIM = 4
