@@ -169,7 +169,7 @@ def attend_dense(attention: Attention, key_units: np.ndarray, key_norms: np.ndar
     heaviest first.
     """
     assert attention.temperature is not None and attention.value_weight is not None
-    query_norms = np.sqrt(np.einsum("ij,ij->i", queries, queries))
+    query_norms = np.sqrt((queries * queries).sum(axis=1))
     unit = queries / np.maximum(query_norms, _TINY)[:, None]
     cosine = _products(key_units, unit)  # (b, n)
     if attention.similarity == "dot":
@@ -184,10 +184,12 @@ def attend_dense(attention: Attention, key_units: np.ndarray, key_norms: np.ndar
     totals = exp.sum(axis=1, dtype=np.float64)
     n = logits.shape[1]
     weighted = np.empty((len(queries), value_units.shape[1]), dtype=np.float64)
-    longest = float(value_norms.max(initial=0.0))
-    for i, weights in enumerate(exp):
-        weighted[i] = _blend(weights, totals[i], value_units, value_norms, longest) if n >= SPARSE_BLEND else (
-            (weights * value_norms) @ value_units)
+    if n >= SPARSE_BLEND:
+        longest = float(value_norms.max(initial=0.0))
+        for i, weights in enumerate(exp):
+            weighted[i] = _blend(weights, totals[i], value_units, value_norms, longest)
+    else:
+        np.matmul(exp * value_norms, value_units, out=weighted, dtype=np.float64, casting="unsafe")
     partial = Partial(maximum.astype(np.float64), totals, weighted)
     listed = []
     for row in logits:
@@ -239,4 +241,4 @@ def best_cosine(key_units: np.ndarray, rows: np.ndarray, unit: np.ndarray) -> np
     another shape, and a key equal to the query must score the same in a store and in its shards
     (``min_similarity=1.0``).
     """
-    return np.asarray(np.einsum("ij,ij->i", key_units[rows].astype(np.float64), unit.astype(np.float64)))
+    return np.asarray((key_units[rows].astype(np.float64) * unit.astype(np.float64)).sum(axis=1))
