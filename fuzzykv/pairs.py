@@ -11,7 +11,7 @@ _VERSIONS = itertools.count()
 _TINY = np.finfo(np.float32).tiny
 #: The int8 copies of the directions (see fuzzykv.two_pass), held once a big store first needs them.
 CODE_ARRAYS = ("_key_codes", "_value_codes", "_key_scales", "_key_errors", "_value_scales", "_value_errors")
-#: The arrays a PairMatrix keeps its rows in (with spare capacity); rowids only for pairs read from a
+#: The arrays a HeldPairs keeps its rows in (with spare capacity); rowids only for pairs read from a
 #: file, codes only for stores that answer in two passes.
 ARRAYS = ("_key_units", "_value_units", "_key_norms", "_value_norms", "_rowids", *CODE_ARRAYS)
 
@@ -44,7 +44,7 @@ def page_of(pairs: list[tuple[str, str]], after: str | None, limit: int) -> tupl
     return pairs[start : start + limit], start + limit < len(pairs)
 
 
-class PairMatrix:
+class HeldPairs:
     """Pairs in insertion order, with their key and value vectors as row matrices.
 
     Each vector is kept as its direction (a unit row, zero for a zero vector) and its length: every
@@ -87,7 +87,7 @@ class PairMatrix:
     @classmethod
     def adopt(cls, keys: list[str], values: list[str], key_units: np.ndarray, key_norms: np.ndarray,
               value_units: np.ndarray, value_norms: np.ndarray, rowids: np.ndarray,
-              codes: dict[str, np.ndarray] | None = None) -> PairMatrix:
+              codes: dict[str, np.ndarray] | None = None) -> HeldPairs:
         """Pairs in insertion order whose arrays are used as they are, not copied (a mapped file's views).
 
         :param codes: the int8 copies, by the names in ``CODE_ARRAYS`` (see :meth:`ensure_codes`).
@@ -115,10 +115,10 @@ class PairMatrix:
             raise ValueError(f"every array needs one row per key ({n})")
         return matrix
 
-    def copy(self) -> PairMatrix:
+    def copy(self) -> HeldPairs:
         """An independent copy with room to grow: what a batch keeps to roll back to if it fails."""
         n = len(self)
-        other = PairMatrix(self.dim, capacity=max(16, n))
+        other = HeldPairs(self.dim, capacity=max(16, n))
         other.row_keys, other.row_values, other._row_of = list(self.row_keys), list(self.row_values), dict(self._row_of)
         other._rowids = np.empty(len(other._key_norms) if len(self._rowids) else 0, dtype=np.int64)
         if self._coded:

@@ -14,7 +14,7 @@ from gensim.models import KeyedVectors
 from gensim.test.utils import datapath
 
 from fuzzykv import Database, Embeddings, load_embeddings
-from fuzzykv.pairs import PairMatrix
+from fuzzykv.pairs import HeldPairs
 
 WRITEUP_PAIRS = {"one": "number", "cat": "animal", "dog": "animal", "ball": "toy", "sphere": "shape", "male": "gender"}
 
@@ -86,11 +86,11 @@ def whole_vocabulary_blends(glove: Embeddings, stores: int, keys: int, seed: int
     return np.concatenate(blends), np.concatenate(heaviest)
 
 
-def store_like(operations: list[tuple[bool, list[str]]], dim: int, from_file: bool = True) -> tuple[PairMatrix, dict[str, int]]:
+def store_like(operations: list[tuple[bool, list[str]]], dim: int, from_file: bool = True) -> tuple[HeldPairs, dict[str, int]]:
     """Pairs set (True) and deleted (False) as a store does it: a new key takes the next rowid, a
     changed one keeps its own (``from_file=False``: no rowids, as in memory). Returns the pairs and
     each held key's rowid."""
-    pairs, rowid_of, rng, next_rowid = PairMatrix(dim), {}, np.random.default_rng(0), 1
+    pairs, rowid_of, rng, next_rowid = HeldPairs(dim), {}, np.random.default_rng(0), 1
     for setting, keys in operations:
         if not setting:
             pairs.delete_many(keys)

@@ -5,7 +5,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from fuzzykv import Database
-from fuzzykv.pairs import PairMatrix, unit_rows
+from fuzzykv.pairs import HeldPairs, unit_rows
 
 DIM = 4
 KEYS = st.sampled_from([f"k{i}" for i in range(12)])
@@ -22,7 +22,7 @@ OPERATIONS = st.lists(
 @settings(max_examples=150, deadline=None)
 @given(operations=OPERATIONS)
 def test_rows_hold_every_pair_as_a_dict_would(operations) -> None:
-    pairs, model = PairMatrix(DIM, capacity=2), {}
+    pairs, model = HeldPairs(DIM, capacity=2), {}
     versions = {pairs.version}
     for kind, argument in operations:
         if kind == "set":
@@ -49,7 +49,7 @@ def test_rows_hold_every_pair_as_a_dict_would(operations) -> None:
 
 
 def test_a_copy_is_a_new_version_with_the_same_pairs_in_the_same_order() -> None:
-    pairs = PairMatrix(2)
+    pairs = HeldPairs(2)
     pairs.set_many(["b", "a"], ["1", "2"], np.ones((2, 2), np.float32), np.eye(2, dtype=np.float32))
     other = pairs.copy()
     assert other.version != pairs.version and other.items() == pairs.items()

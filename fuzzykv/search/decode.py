@@ -24,7 +24,7 @@ import numpy as np
 from ..cache import CacheLayout, verified
 from ..embed.vectors import Embeddings
 from ..errors import IndexBuildingWarning, IndexFallbackWarning
-from ..pairs import PairMatrix
+from ..pairs import HeldPairs
 from ..settings import (
     DEFAULT_HNSW_EF_CONSTRUCTION,
     DEFAULT_HNSW_EF_SEARCH,
@@ -375,7 +375,7 @@ class ValuesDecoder:
         self._matrix = torch.from_numpy(np.ascontiguousarray(units, dtype=np.float32))
 
     @classmethod
-    def of(cls, pairs: PairMatrix) -> ValuesDecoder:
+    def of(cls, pairs: HeldPairs) -> ValuesDecoder:
         """A decoder over the distinct values of ``pairs``, as they are now."""
         return cls(*pairs.distinct_values())
 

@@ -12,7 +12,7 @@ import threading
 import numpy as np
 from annoy import AnnoyIndex
 
-from ..pairs import PairMatrix
+from ..pairs import HeldPairs
 from .annoy_index import build_angular
 from .attention import Attention
 
@@ -24,7 +24,7 @@ REBUILD_FRACTION = 0.1
 
 
 class KeyIndex:
-    """Candidate rows of a :class:`PairMatrix` for a query: annoy's nearest keys plus every recent write."""
+    """Candidate rows of a :class:`HeldPairs` for a query: annoy's nearest keys plus every recent write."""
 
     def __init__(self, attention: Attention, n_trees: int = KEY_TREES, search_k: int = KEY_SEARCH_K) -> None:
         self._attention = attention
@@ -46,7 +46,7 @@ class KeyIndex:
         with self._lock:
             self._index, self._keys, self._written = None, [], set()
 
-    def candidates(self, query: np.ndarray, count: int, pairs: PairMatrix) -> np.ndarray:
+    def candidates(self, query: np.ndarray, count: int, pairs: HeldPairs) -> np.ndarray:
         """Rows of ``pairs`` worth attending to for ``query``: at most ``count`` from annoy, plus recent writes."""
         with self._lock:
             if self._index is None or len(self._written) > REBUILD_FRACTION * max(len(pairs), 1):
@@ -57,11 +57,11 @@ class KeyIndex:
             keys.extend(key for key in self._written if key in pairs)
         return np.fromiter((pairs.row_of(key) for key in keys), dtype=np.int64, count=len(keys))
 
-    def _build(self, pairs: PairMatrix) -> None:
+    def _build(self, pairs: HeldPairs) -> None:
         index = build_angular(self._items(pairs), self._n_trees, metric="dot")
         self._index, self._keys, self._written = index, list(pairs.row_keys), set()
 
-    def _items(self, pairs: PairMatrix) -> np.ndarray:
+    def _items(self, pairs: HeldPairs) -> np.ndarray:
         """Vectors whose inner product with the probe orders keys as the attention's logits do.
 
         Cosine attention scores ``unit(q) . (unit(k) + value_weight * unit(v))``; dot attention ``q . k``.

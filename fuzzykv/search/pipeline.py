@@ -22,7 +22,7 @@ import numpy as np
 
 from ..embed.vectors import Embedded, Embeddings
 from ..errors import EmptyDatabaseError, InvalidOptionError
-from ..pairs import PairMatrix
+from ..pairs import HeldPairs
 from ..results import QueryResult
 from ..settings import Settings
 from . import two_pass
@@ -141,7 +141,7 @@ class Pipeline:
         self.index: VocabularyIndex | None = vocabulary_index(words, IndexSettings.of(settings)) if words is not None else None
         self._values: tuple[int, ValuesDecoder] | None = None
 
-    def answer(self, pairs: PairMatrix, queries: np.ndarray, k: int, exact: bool, attention_k: int | None = None,
+    def answer(self, pairs: HeldPairs, queries: np.ndarray, k: int, exact: bool, attention_k: int | None = None,
                best_key: bool = True) -> Answered:
         """Attend, blend and decode for (b, dim) query vectors over ``pairs`` (held steady by the caller).
 
@@ -164,7 +164,7 @@ class Pipeline:
         attended = self.attend(pairs, queries, top, best_key)
         return self._answers(attended, pairs, k, exact, attention_k)
 
-    def _answers(self, attended: Attended, pairs: PairMatrix, k: int, exact: bool,
+    def _answers(self, attended: Attended, pairs: HeldPairs, k: int, exact: bool,
                  attention_k: int | None) -> Answered:
         """A store in one piece: the answers straight from its attention, with no merge of parts,
         listing only what the caller asked for.
@@ -186,7 +186,7 @@ class Pipeline:
         return Answered(ids, sims, attention, attended.best_key, blended, words)
 
     def merge(self, parts: Sequence[Part], k: int, exact: bool, attention_k: int | None,
-              stored: PairMatrix | ValuesDecoder | None = None) -> Answered:
+              stored: HeldPairs | ValuesDecoder | None = None) -> Answered:
         """The answers of the whole store from its parts' attention: one exact blend, one decode.
 
         A store in one piece is one part; a sharded store's driver merges one part per shard.
@@ -209,7 +209,7 @@ class Pipeline:
         ids, sims, words = self.decode(blended, k, exact, stored, hint_values, hint_vectors)
         return Answered(ids, sims, attention, best_key, blended, words)
 
-    def attend(self, pairs: PairMatrix, queries: np.ndarray, top: int, best_key: bool = True) -> Attended:
+    def attend(self, pairs: HeldPairs, queries: np.ndarray, top: int, best_key: bool = True) -> Attended:
         """Attention of (b, dim) queries over ``pairs``, as a part that merges exactly with others.
 
         :param best_key: find each query's highest key cosine exactly (else NaN, where the two-pass
@@ -237,13 +237,13 @@ class Pipeline:
         return _joined([self._attend_dense(pairs, queries[start : start + block], top)
                         for start in range(0, len(queries), block)])
 
-    def _attend_dense(self, pairs: PairMatrix, queries: np.ndarray, top: int) -> Attended:
+    def _attend_dense(self, pairs: HeldPairs, queries: np.ndarray, top: int) -> Attended:
         """Every row scored in numpy float32: the lean path of a small store (and the reference)."""
         partial, best_key, listed = attend_dense(self.attention, pairs.key_units, pairs.key_norms, pairs.value_units,
                                                  pairs.value_norms, np.asarray(queries, dtype=np.float32), top)
         return Attended(partial, best_key, listed)
 
-    def part(self, pairs: PairMatrix, queries: np.ndarray, top: int) -> Part:
+    def part(self, pairs: HeldPairs, queries: np.ndarray, top: int) -> Part:
         """:meth:`attend`, resolved to keys and values: what a shard of a sharded store answers."""
         attended = self.attend(pairs, queries, top)
         rows = [listed.tolist() for listed, _ in attended.top]
@@ -277,7 +277,7 @@ class Pipeline:
                 for i in range(len(maximum))]
 
     def decode(
-        self, blended: np.ndarray, k: int, exact: bool, stored: PairMatrix | ValuesDecoder | None,
+        self, blended: np.ndarray, k: int, exact: bool, stored: HeldPairs | ValuesDecoder | None,
         hint_values: list[list[str]], hint_vectors: list[np.ndarray],
     ) -> tuple[np.ndarray, np.ndarray, Sequence[str]]:
         """(b, dim) blended vectors -> (b, k) ids, similarities, and the words they index.
@@ -303,7 +303,7 @@ class Pipeline:
         ids, sims = self.index.decoder(exact, self.device).search(blended, k, hints)
         return ids, sims, self.index.words
 
-    def nearest(self, pairs: PairMatrix, query: np.ndarray, k: int) -> tuple[list[int], list[float]]:
+    def nearest(self, pairs: HeldPairs, query: np.ndarray, k: int) -> tuple[list[int], list[float]]:
         """Rows of the ``k`` keys nearest to ``query`` by cosine, exactly, nearest first.
 
         A big store on the CPU goes through its int8 copies with a certified top k (every key that
@@ -336,7 +336,7 @@ class Pipeline:
         if self.key_index is not None:
             self.key_index.touch(list(keys))
 
-    def _attend_rows(self, pairs: PairMatrix, queries: np.ndarray, rows: np.ndarray | None, top: int) -> Attended:
+    def _attend_rows(self, pairs: HeldPairs, queries: np.ndarray, rows: np.ndarray | None, top: int) -> Attended:
         """Attention over ``rows`` of ``pairs`` (``None``: every row): one read of the key directions,
         one of the value directions (for the value term), and of the values that carry weight.
         """
@@ -360,7 +360,7 @@ class Pipeline:
         found = chosen if rows is None else rows[chosen]
         return Attended(partial, best_key, [(found[i], heaviest.values[i].cpu().numpy()) for i in range(len(queries))])
 
-    def _decode_values(self, pairs: PairMatrix) -> ValuesDecoder:
+    def _decode_values(self, pairs: HeldPairs) -> ValuesDecoder:
         """The stored values as the answers' vocabulary, rebuilt when the pairs have changed."""
         if self._values is None or self._values[0] != pairs.version:
             self._values = (pairs.version, ValuesDecoder.of(pairs))
@@ -379,7 +379,7 @@ def _joined(parts: Sequence[Attended]) -> Attended:
     )
 
 
-def _key_tensors(pairs: PairMatrix) -> tuple[torch.Tensor, torch.Tensor]:
+def _key_tensors(pairs: HeldPairs) -> tuple[torch.Tensor, torch.Tensor]:
     import torch
 
     return torch.from_numpy(pairs.key_units), torch.from_numpy(pairs.key_norms)

@@ -39,7 +39,7 @@ from .threads import one_torch_thread
 if TYPE_CHECKING:
     import torch
 
-    from ..pairs import PairMatrix
+    from ..pairs import HeldPairs
 
 #: Stores of this many keys or more answer one query (cosine attention, on the CPU) in two passes.
 MIN_KEYS = 1 << 15
@@ -197,7 +197,7 @@ class Attended:
     logits: np.ndarray
 
 
-def attend(attention: Attention, pairs: PairMatrix, query: np.ndarray, top: int, best_key: bool) -> Attended | None:
+def attend(attention: Attention, pairs: HeldPairs, query: np.ndarray, top: int, best_key: bool) -> Attended | None:
     """Exact cosine attention of one (dim,) query over ``pairs`` (which must hold int8 codes).
 
     :param top: how many of the heaviest rows to list.
@@ -241,7 +241,7 @@ def attend(attention: Attention, pairs: PairMatrix, query: np.ndarray, top: int,
     return None
 
 
-def _rescore(attention: Attention, pairs: PairMatrix, unit: np.ndarray, kept: np.ndarray, top: int, cut: float,
+def _rescore(attention: Attention, pairs: HeldPairs, unit: np.ndarray, kept: np.ndarray, top: int, cut: float,
              skipped_upper: np.ndarray, skipped: np.ndarray, band: float, beyond: int,
              ) -> tuple[Partial, np.ndarray, np.ndarray] | None:
     """The kept rows scored in float32 as a full pass scores them; ``None`` unless the skipped rows
@@ -269,7 +269,7 @@ def _rescore(attention: Attention, pairs: PairMatrix, unit: np.ndarray, kept: np
     return partial, kept[order], logits[order]
 
 
-def _best_key(pairs: PairMatrix, unit: np.ndarray, cosine: torch.Tensor, bound: torch.Tensor) -> float:
+def _best_key(pairs: HeldPairs, unit: np.ndarray, cosine: torch.Tensor, bound: torch.Tensor) -> float:
     """The highest key cosine, exactly: the keys whose upper bound reaches the best lower bound, rescored."""
     import torch
 
@@ -279,7 +279,7 @@ def _best_key(pairs: PairMatrix, unit: np.ndarray, cosine: torch.Tensor, bound: 
     return float(best_cosine(pairs.key_units, np.array([best]), unit[None, :])[0])
 
 
-def nearest(pairs: PairMatrix, query: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+def nearest(pairs: HeldPairs, query: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     """The rows and cosines of the ``k`` keys nearest to ``query``, nearest first, exactly (certified).
 
     Every key whose upper bound reaches the k-th best lower bound is scored in float32.

@@ -42,7 +42,7 @@ from pathlib import Path
 import numpy as np
 import xxhash
 
-from ..pairs import CODE_ARRAYS, PairMatrix
+from ..pairs import CODE_ARRAYS, HeldPairs
 
 LAYOUT = 2
 MAGIC = b"FKVPAIRS"
@@ -131,7 +131,7 @@ def path_for(store_path: Path) -> Path:
     return store_path.with_name(store_path.name + "-pairs")
 
 
-def load(path: Path, mark: Mark, dim: int) -> PairMatrix | None:
+def load(path: Path, mark: Mark, dim: int) -> HeldPairs | None:
     """The pairs in the file at ``path`` when it is whole and the one ``mark`` names, else ``None``.
 
     Every byte is checked before numpy maps it; the mapping is private, so changes to the pairs
@@ -160,7 +160,7 @@ def load(path: Path, mark: Mark, dim: int) -> PairMatrix | None:
     return _matrix(mapped, header.pairs, dim, header.text_bytes)
 
 
-def write(path: Path, token: str, position: tuple[int, int], pairs: PairMatrix) -> Path | None:
+def write(path: Path, token: str, position: tuple[int, int], pairs: HeldPairs) -> Path | None:
     """Write ``pairs`` (the store's state at ``position``) to a temporary file beside ``path``.
 
     Returns the temporary file, for the caller to rename into place when the store records the
@@ -214,7 +214,7 @@ def _remove_abandoned(path: Path) -> None:
             pass  # gone already, or not ours to remove: left as it is
 
 
-def _pieces(pairs: PairMatrix, order: np.ndarray, text: bytes) -> Iterator[memoryview]:
+def _pieces(pairs: HeldPairs, order: np.ndarray, text: bytes) -> Iterator[memoryview]:
     """The body's bytes in file order, a chunk of rows at a time (gathered into insertion order)."""
     for source, dtype in ((pairs.rowids, _ROWID), (pairs.key_units, _FLOAT), (pairs.value_units, _FLOAT),
                           (pairs.key_norms, _FLOAT), (pairs.value_norms, _FLOAT), (pairs.key_codes, _CODE),
@@ -242,7 +242,7 @@ def _codes_agree(key_units: np.ndarray, value_units: np.ndarray, codes: dict[str
     return True
 
 
-def _matrix(mapped: mmap.mmap, n: int, dim: int, text_bytes: int) -> PairMatrix | None:
+def _matrix(mapped: mmap.mmap, n: int, dim: int, text_bytes: int) -> HeldPairs | None:
     """The arrays as views of the mapping, and the keys and values as text; ``None`` if they do not fit together."""
     offset = HEADER_BYTES
     arrays = []
@@ -261,7 +261,7 @@ def _matrix(mapped: mmap.mmap, n: int, dim: int, text_bytes: int) -> PairMatrix 
     if not _codes_agree(key_units, value_units, codes):
         return None
     try:
-        return PairMatrix.adopt(texts[:n], texts[n : 2 * n], key_units, key_norms, value_units, value_norms, rowids,
+        return HeldPairs.adopt(texts[:n], texts[n : 2 * n], key_units, key_norms, value_units, value_norms, rowids,
                                 codes)
     except ValueError:  # a key that repeats
         return None

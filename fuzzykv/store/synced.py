@@ -16,7 +16,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from ..errors import StoreClosedError, StoreError
-from ..pairs import PairMatrix
+from ..pairs import HeldPairs
 from . import snapshot as mapped_pairs
 from .snapshot import Mark
 from .sqlite import Changes, Rows, Store
@@ -33,7 +33,7 @@ class SyncedPairs:
                  on_reset: Callable[[], None]) -> None:
         self.dim = dim
         self.store = store
-        self.pairs = PairMatrix(dim)
+        self.pairs = HeldPairs(dim)
         self._on_touch = on_touch
         self._on_reset = on_reset
         self._position = (0, 0)
@@ -46,7 +46,7 @@ class SyncedPairs:
             self.reload()
 
     @contextmanager
-    def reading(self) -> Iterator[PairMatrix]:
+    def reading(self) -> Iterator[HeldPairs]:
         """Hold the lock, having caught up with what other processes committed."""
         with self.lock:
             self._check_open()
@@ -83,7 +83,7 @@ class SyncedPairs:
                 with self.store.transaction():
                     position = self.store.clear()
                 self._position = position
-            self._replace(PairMatrix(self.dim))
+            self._replace(HeldPairs(self.dim))
 
     @contextmanager
     def batch(self) -> Iterator[None]:
@@ -162,7 +162,7 @@ class SyncedPairs:
                 self._apply(Changes(position, True, rows, []))
         self.store.changed_elsewhere()  # what was just read is current
 
-    def _mapped_pairs(self) -> tuple[Mark, PairMatrix] | None:
+    def _mapped_pairs(self) -> tuple[Mark, HeldPairs] | None:
         """The pairs as the store's pairs file holds them, when the store names the file and is still in its epoch."""
         assert self.store is not None
         mark = self.store.pairs_mark()
@@ -230,13 +230,13 @@ class SyncedPairs:
     def _apply(self, changes: Changes) -> None:
         rows = changes.rows
         if changes.reload:
-            self._replace(PairMatrix(self.dim, capacity=max(16, len(rows.keys))))
+            self._replace(HeldPairs(self.dim, capacity=max(16, len(rows.keys))))
         self.pairs.delete_many(changes.deleted)
         self.pairs.set_many(rows.keys, rows.values, rows.key_vectors, rows.value_vectors, rowids=rows.rowids)
         self._on_touch(rows.keys + changes.deleted)
         self._position = changes.position
 
-    def _replace(self, pairs: PairMatrix) -> None:
+    def _replace(self, pairs: HeldPairs) -> None:
         self.pairs = pairs
         self._on_reset()
 

@@ -4,7 +4,7 @@ import torch
 
 from fuzzykv import Database, InvalidOptionError
 from fuzzykv.embed.vectors import Embeddings
-from fuzzykv.pairs import PairMatrix
+from fuzzykv.pairs import HeldPairs
 from fuzzykv.search.attention import Attention
 from fuzzykv.search.key_index import KeyIndex
 
@@ -60,7 +60,7 @@ def test_topk_attention_follows_another_connection(glove: Embeddings, big_pairs:
 
 
 def test_key_index_rebuilds_after_many_writes(glove: Embeddings) -> None:
-    pairs = PairMatrix(glove.dim)
+    pairs = HeldPairs(glove.dim)
     words = glove.words[3_000:4_000]
     vectors = np.array(glove.vectors[3_000:4_000])
     pairs.set_many(words, words, vectors, vectors)

@@ -13,20 +13,20 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 from fuzzykv import Database, Embeddings
-from fuzzykv.pairs import PairMatrix
+from fuzzykv.pairs import HeldPairs
 from fuzzykv.search import two_pass
 from fuzzykv.search.attention import Attention, attend_dense
 from fuzzykv.store import snapshot
 from fuzzykv.store.snapshot import HEADER_BYTES, MAGIC
 
 
-def glove_pairs(glove: Embeddings, n: int, seed: int) -> tuple[PairMatrix, np.ndarray]:
+def glove_pairs(glove: Embeddings, n: int, seed: int) -> tuple[HeldPairs, np.ndarray]:
     """``n`` pairs of GloVe words (real, clustered vectors: attention is peaked on some queries, spread
     on others), and 40 query vectors of words that are not keys."""
     rng = np.random.default_rng(seed)
     rows = rng.choice(len(glove), size=2 * n + 40, replace=False)
     words, vectors = glove.words, np.asarray(glove.vectors)
-    pairs = PairMatrix(glove.dim)
+    pairs = HeldPairs(glove.dim)
     pairs.set_many([words[r] for r in rows[:n]], [words[r] for r in rows[n : 2 * n]], vectors[rows[:n]],
                    vectors[rows[n : 2 * n]])
     return pairs, vectors[rows[2 * n :]].astype(np.float32)
@@ -117,7 +117,7 @@ UNITS = hnp.arrays(np.float32, st.tuples(st.integers(1, 120), st.just(6)),
 def test_certified_nearest_equals_brute_force(vectors: np.ndarray, query: np.ndarray, k: int, repeat: bool) -> None:
     if repeat:  # equal keys: ties at the k-th place
         vectors = np.concatenate([vectors, vectors[: len(vectors) // 2]])
-    pairs = PairMatrix(6)
+    pairs = HeldPairs(6)
     pairs.set_many([f"k{i}" for i in range(len(vectors))], [f"v{i}" for i in range(len(vectors))], vectors, vectors)
     pairs.ensure_codes()
     rows, sims = two_pass.nearest(pairs, query, k)

@@ -23,7 +23,7 @@ import pytest
 
 from fuzzykv import Database, NotAStoreError, NotTextError, StoreError
 from fuzzykv.embed.vectors import Embeddings
-from fuzzykv.pairs import PairMatrix
+from fuzzykv.pairs import HeldPairs
 from fuzzykv.store import snapshot as mapped_pairs
 from fuzzykv.store.sqlite import Rows, Store
 from fuzzykv.store.synced import SyncedPairs
@@ -431,7 +431,7 @@ def test_every_handle_iterates_in_the_files_order(glove: Embeddings, tmp_path: P
 
 
 def test_the_matrix_moves_a_reinserted_key_to_the_end() -> None:
-    pairs = PairMatrix(DIM)
+    pairs = HeldPairs(DIM)
     r = rows(["a", "b", "c"])
     pairs.set_many(r.keys, r.values, r.key_vectors, r.value_vectors, rowids=[1, 2, 3])
     pairs.set_many(["a"], ["again"], r.key_vectors[:1], r.value_vectors[:1], rowids=[1])  # overwritten: stays

@@ -15,7 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from fuzzykv import Database, Embeddings
-from fuzzykv.pairs import PairMatrix
+from fuzzykv.pairs import HeldPairs
 from fuzzykv.store import snapshot as mapped_pairs
 from fuzzykv.store.snapshot import HEADER_BYTES, Mark
 from fuzzykv.store.sqlite import Store
@@ -237,7 +237,7 @@ def test_a_file_that_cannot_be_written_warns_and_the_store_closes_whole(glove: E
 def test_text_holding_a_nul_or_pairs_without_rowids_get_no_file(tmp_path: Path) -> None:
     vectors = np.ones((2, 3), np.float32)
     for keys, rowids in ((["a", "b\0c"], [1, 2]), (["a", "b"], None)):
-        pairs = PairMatrix(3)
+        pairs = HeldPairs(3)
         pairs.set_many(keys, ["x", "y"], vectors, vectors, rowids=rowids)
         assert mapped_pairs.write(tmp_path / "s.fkv-pairs", "t", (0, 1), pairs) is None
     assert list(tmp_path.iterdir()) == []
