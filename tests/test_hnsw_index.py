@@ -112,7 +112,7 @@ def small_index(small: Embeddings, root: Path, **settings: Any) -> VocabularyInd
 def test_the_same_vectors_give_the_same_file_byte_for_byte_and_the_same_answers(
     glove: Embeddings, tmp_path: Path
 ) -> None:
-    settings = IndexSettings(vocabulary_size=10_000)
+    settings = IndexSettings(vocabulary_size=4_000)
     first, second = (VocabularyIndex(glove, settings, CacheLayout(tmp_path / name)) for name in "ab")
     vectors = realistic_blends(glove, seed=3)[:40]
     answers = [index.approximate().search(vectors, 10) for index in (first, second)]
