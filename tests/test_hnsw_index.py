@@ -114,7 +114,7 @@ def test_the_same_vectors_give_the_same_file_byte_for_byte_and_the_same_answers(
 ) -> None:
     settings = IndexSettings(vocabulary_size=4_000)
     first, second = (VocabularyIndex(glove, settings, CacheLayout(tmp_path / name)) for name in "ab")
-    vectors = realistic_blends(glove, seed=3)[:40]
+    vectors = store_blends(glove, 6, 4, 10, seed=3)
     answers = [index.approximate().search(vectors, 10) for index in (first, second)]
     assert first.hnsw_path().read_bytes() == second.hnsw_path().read_bytes()
     np.testing.assert_array_equal(answers[0][0], answers[1][0])
