@@ -52,6 +52,10 @@ HINT_WORDS = 20
 HINT_SEARCH_K = 200
 HINT_CACHE = 100_000  # values whose hints are kept, least recently used dropped first
 
+#: Vocabularies up to this many words are indexed in the caller's thread at the first query (a
+#: second or so); larger ones in the background, while the other index or exact search answers.
+FOREGROUND_WORDS = 5_000
+
 #: What answered a decode: the index asked for, the other one (already built) or exact search.
 DecodedBy = Literal["hnsw", "annoy", "exact"]
 
@@ -155,8 +159,9 @@ class VocabularyIndex:
     def current(self) -> tuple[Decoder, DecodedBy]:
         """The decoder that answers now, without waiting, and which one it is.
 
-        The asked-for index if it is open or its file is whole (opened now: a digest and a map);
-        otherwise its first build starts in a background thread, and until it is done the other
+        The asked-for index if it is open or its file is whole (opened now: a digest and a map), or
+        built now for a vocabulary of at most ``FOREGROUND_WORDS``; otherwise its first build starts
+        in a background thread, and until it is done the other
         index answers if it is already built, else exact search, with an
         :class:`IndexBuildingWarning` saying so.
         """
@@ -169,7 +174,7 @@ class VocabularyIndex:
                 self._approximate = self.exact()
                 _warn_fallback(self.settings.index, error, stacklevel=4)
             if self._approximate is None and self._builder is None:
-                if verified(self.index_path(), **self._meta(self.settings.index)):
+                if self.size <= FOREGROUND_WORDS or verified(self.index_path(), **self._meta(self.settings.index)):
                     try:
                         self._approximate = self._open(self.settings.index)
                     except Exception as error:

@@ -15,6 +15,7 @@ import pytest
 from click.testing import CliRunner
 from conftest import WRITEUP_PAIRS
 
+import fuzzykv.search.decode as decode
 import fuzzykv.search.hnsw_index as hnsw_module
 from fuzzykv import Database, IndexFallbackWarning
 from fuzzykv.cache import CacheLayout, manifest_path, verified
@@ -111,9 +112,9 @@ def small_index(small: Embeddings, root: Path, **settings: Any) -> VocabularyInd
 def test_the_same_vectors_give_the_same_file_byte_for_byte_and_the_same_answers(
     glove: Embeddings, tmp_path: Path
 ) -> None:
-    settings = IndexSettings(vocabulary_size=10_000)
+    settings = IndexSettings(vocabulary_size=4_000)
     first, second = (VocabularyIndex(glove, settings, CacheLayout(tmp_path / name)) for name in "ab")
-    vectors = realistic_blends(glove, seed=3)[:40]
+    vectors = store_blends(glove, 6, 4, 10, seed=3)
     answers = [index.approximate().search(vectors, 10) for index in (first, second)]
     assert first.hnsw_path().read_bytes() == second.hnsw_path().read_bytes()
     np.testing.assert_array_equal(answers[0][0], answers[1][0])
@@ -166,7 +167,9 @@ def test_a_damaged_index_file_is_never_handed_to_faiss_and_is_rebuilt(
 
 @pytest.fixture()
 def held_build(monkeypatch: pytest.MonkeyPatch) -> threading.Event:
-    """Background builds wait until the returned event is set: a query lands during a first build."""
+    """Background builds (of any vocabulary, however small) wait until the returned event is set: a
+    query lands during a first build."""
+    monkeypatch.setattr(decode, "FOREGROUND_WORDS", 0)
     release = threading.Event()
     original = hnsw_module.build_hnsw
 
@@ -225,8 +228,9 @@ def test_a_whole_query_during_the_first_build_answers_as_exact_search_does(
 
 
 def test_a_failed_background_build_is_reported_once_and_exact_search_answers(
-    small: Embeddings, tmp_path: Path
+    small: Embeddings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setattr(decode, "FOREGROUND_WORDS", 0)
     blocker = tmp_path / "file"
     blocker.write_text("a file where the cache folder should be")
     index = small_index(small, blocker)
@@ -277,6 +281,14 @@ def test_warm_builds_every_cache_with_a_line_per_cache(glove: Embeddings, sessio
     assert index.annoy_path().is_file()
     again = CliRunner().invoke(main, ["warm", "--vocabulary-size", "3000", "--index", "annoy"])
     assert again.exit_code == 0 and "ready: annoy index" in again.output and "ready: hnsw" not in again.output
+
+
+def test_a_small_vocabulary_is_indexed_at_its_first_query_without_a_warning(glove_file: Path, tmp_path: Path) -> None:
+    index = small_index(load_embeddings(glove_file), tmp_path)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        decoder, answered_by = index.current()
+    assert answered_by == "hnsw" and isinstance(decoder, HNSWDecoder) and not index.building
 
 
 def test_warm_on_an_unwritable_cache_is_one_clean_line(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
