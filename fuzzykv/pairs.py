@@ -9,7 +9,7 @@ import numpy as np
 
 _VERSIONS = itertools.count()
 _TINY = np.finfo(np.float32).tiny
-#: The int8 copies of the directions (see fuzzykv.two_pass), held once a big store first needs them.
+#: The int8 copies of the directions (see fuzzykv.search.two_pass), held once a big store first needs them.
 CODE_ARRAYS = ("_key_codes", "_value_codes", "_key_scales", "_key_errors", "_value_scales", "_value_errors")
 #: The arrays a HeldPairs keeps its rows in (with spare capacity); rowids only for pairs read from a
 #: file, codes only for stores that answer in two passes.
@@ -177,11 +177,10 @@ class HeldPairs:
 
     def ensure_codes(self) -> None:
         """Make the int8 copies of the key and value directions (per-row scales and error bounds),
-        kept up to date by every later write: what a two-pass query reads first (fuzzykv.two_pass).
+        kept up to date by every later write: what a two-pass query reads first (fuzzykv.search.two_pass).
         """
         if self._coded:
             return
-        from .two_pass import quantise
 
         n = len(self)
         self._no_codes(len(self._key_norms))
@@ -288,7 +287,6 @@ class HeldPairs:
         self._key_units[rows], self._key_norms[rows] = unit_rows(key_vectors)
         self._value_units[rows], self._value_norms[rows] = unit_rows(value_vectors)
         if self._coded:
-            from .two_pass import quantise
 
             self._key_codes[rows], self._key_scales[rows], self._key_errors[rows] = quantise(self._key_units[rows])
             self._value_codes[rows], self._value_scales[rows], self._value_errors[rows] = quantise(
@@ -368,3 +366,27 @@ class HeldPairs:
         """
         return [name for name in ARRAYS if (name != "_rowids" or len(self._rowids))
                 and (name not in CODE_ARRAYS or self._coded)]
+
+_CHUNK_ROWS = 1 << 16
+
+def quantise(units: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(n, dim) unit rows -> int8 codes (n, dim), scales (n,) and error bounds (n,), float32.
+
+    Row i is ``scale[i] * codes[i]`` within ``error[i]`` (Euclidean length), computed in float64
+    and rounded up, so the bound holds for the stored float32 numbers. A zero row has codes 0.
+    """
+    n, dim = units.shape
+    codes = np.empty((n, dim), dtype=np.int8)
+    scales = np.empty(n, dtype=np.float32)
+    errors = np.empty(n, dtype=np.float32)
+    for start in range(0, n, _CHUNK_ROWS):
+        rows = np.asarray(units[start : start + _CHUNK_ROWS], dtype=np.float32)
+        peak = np.abs(rows).max(axis=1)
+        scale = np.where(peak > 0, peak / np.float32(127), np.float32(1)).astype(np.float32)
+        code = np.clip(np.rint(rows / scale[:, None]), -127, 127)
+        residual = rows.astype(np.float64) - code * scale[:, None].astype(np.float64)
+        error = np.sqrt(np.einsum("ij,ij->i", residual, residual)).astype(np.float32)
+        codes[start : start + len(rows)] = code
+        scales[start : start + len(rows)] = scale
+        errors[start : start + len(rows)] = np.nextafter(error, np.float32(np.inf))  # rounded up
+    return codes, scales, errors

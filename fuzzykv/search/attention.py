@@ -1,7 +1,7 @@
 """Query x keys -> weights -> blended vector: softmax attention over the stored keys.
 
 One query over a small store runs in numpy (:func:`attend_dense`); torch serves GPUs, the key
-index, and the int8 first pass of big stores (:mod:`fuzzykv.two_pass`).
+index, and the int8 first pass of big stores (:mod:`fuzzykv.search.two_pass`).
 
 Softmax is computed stably (the maximum score is subtracted first), so any valid temperature
 gives finite weights. :class:`Partial` is the same computation split over parts of the keys

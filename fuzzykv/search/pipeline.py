@@ -1,12 +1,12 @@
 """Vectors -> answers for one store: attention over its keys, the blend of its values, the decode.
 
-The stages run one way: query vectors -> scores and weights (:mod:`fuzzykv.attention`) -> blended
-vectors -> nearest words (:mod:`fuzzykv.decode`). A :class:`Pipeline` holds what a store's
+The stages run one way: query vectors -> scores and weights (:mod:`fuzzykv.search.attention`) -> blended
+vectors -> nearest words (:mod:`fuzzykv.search.decode`). A :class:`Pipeline` holds what a store's
 settings choose (attention, key index, decoder) and no pairs: it is handed them per call.
 
 On the CPU a store in one piece takes the lean path: numpy float32 over every key, with the blend
 reading only the values that carry weight in a big store (or, where this machine's int8 product
-is fast, two passes: int8 bounds, then float32 where it matters: :mod:`fuzzykv.two_pass`), and the
+is fast, two passes: int8 bounds, then float32 where it matters: :mod:`fuzzykv.search.two_pass`), and the
 answers are built from that one part directly, with no merge of parts. torch serves
 GPUs, the key index (``attend_to="index"``) and the int8 products of big stores.
 """

@@ -51,7 +51,6 @@ NEGLIGIBLE = 1e-9
 BLEND_SINE = 1e-4
 #: Covers float32 rounding of the first pass's bounds (in cosine units; scores are at most 2 apart).
 _MARGIN = 1e-5
-_CHUNK_ROWS = 1 << 16
 _torch_lock = threading.Lock()
 _torch_loading: threading.Thread | None = None
 
@@ -97,7 +96,7 @@ def int8_pays() -> bool:
 
     NOTE: measured on this project's 2-core AVX2 machine (no VNNI), ``_int_mm`` took 1.3-2.3x the
     float32 product's time over 1,000,000 x 50 rows, so there big stores take the exact float32
-    pass with the sparse blend (fuzzykv.attention) instead of the two passes.
+    pass with the sparse blend (fuzzykv.search.attention) instead of the two passes.
     """
     global _pays
     if _pays is None:
@@ -123,27 +122,6 @@ def int8_pays() -> bool:
     return _pays
 
 
-def quantise(units: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(n, dim) unit rows -> int8 codes (n, dim), scales (n,) and error bounds (n,), float32.
-
-    Row i is ``scale[i] * codes[i]`` within ``error[i]`` (Euclidean length), computed in float64
-    and rounded up, so the bound holds for the stored float32 numbers. A zero row has codes 0.
-    """
-    n, dim = units.shape
-    codes = np.empty((n, dim), dtype=np.int8)
-    scales = np.empty(n, dtype=np.float32)
-    errors = np.empty(n, dtype=np.float32)
-    for start in range(0, n, _CHUNK_ROWS):
-        rows = np.asarray(units[start : start + _CHUNK_ROWS], dtype=np.float32)
-        peak = np.abs(rows).max(axis=1)
-        scale = np.where(peak > 0, peak / np.float32(127), np.float32(1)).astype(np.float32)
-        code = np.clip(np.rint(rows / scale[:, None]), -127, 127)
-        residual = rows.astype(np.float64) - code * scale[:, None].astype(np.float64)
-        error = np.sqrt(np.einsum("ij,ij->i", residual, residual)).astype(np.float32)
-        codes[start : start + len(rows)] = code
-        scales[start : start + len(rows)] = scale
-        errors[start : start + len(rows)] = np.nextafter(error, np.float32(np.inf))  # rounded up
-    return codes, scales, errors
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,7 @@ handle writes it again in this one on close):
   xxh3_128 hex of the body); zeros up to ``HEADER_BYTES``.
 - the body, rows in the store's insertion order: rowids int64[n], key directions float32[n, dim],
   value directions float32[n, dim], key lengths float32[n], value lengths float32[n]; the int8
-  copies of the directions (:mod:`fuzzykv.two_pass`): key codes int8[n, dim], value codes
+  copies of the directions (:mod:`fuzzykv.search.two_pass`): key codes int8[n, dim], value codes
   int8[n, dim], key scales, key error bounds, value scales, value error bounds float32[n] each;
   then the keys and then the values, UTF-8, each followed by one NUL.
 
@@ -227,10 +227,10 @@ def _pieces(pairs: HeldPairs, order: np.ndarray, text: bytes) -> Iterator[memory
 
 
 def _codes_agree(key_units: np.ndarray, value_units: np.ndarray, codes: dict[str, np.ndarray]) -> bool:
-    """The int8 copies must be what :func:`~fuzzykv.two_pass.quantise` makes of the directions: checked
+    """The int8 copies must be what :func:`~fuzzykv.pairs.quantise` makes of the directions: checked
     exactly on a sample of rows (every byte already passed the digest; this catches a writer's bug).
     """
-    from .two_pass import quantise
+    from ..pairs import quantise
 
     n = len(key_units)
     sample = np.unique(np.linspace(0, n - 1, num=min(n, 64), dtype=np.int64))

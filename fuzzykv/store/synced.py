@@ -17,7 +17,7 @@ from pathlib import Path
 
 from ..errors import StoreClosedError, StoreError
 from ..pairs import HeldPairs
-from . import snapshot as mapped_pairs
+from . import snapshot
 from .snapshot import Mark
 from .sqlite import Changes, Rows, Store
 
@@ -171,7 +171,7 @@ class SyncedPairs:
         epoch, seq = self.store.position()
         if epoch != mark.epoch or seq < mark.seq:
             return None
-        matrix = mapped_pairs.load(mapped_pairs.path_for(self.store.path), mark, self.dim)
+        matrix = snapshot.load(snapshot.path_for(self.store.path), mark, self.dim)
         self._file_refused = matrix is None
         return None if matrix is None else (mark, matrix)
 
@@ -184,8 +184,8 @@ class SyncedPairs:
         """
         store = self.store
         assert store is not None
-        final = mapped_pairs.path_for(store.path)
-        if store.read_only or self._batch_depth or not (len(self.pairs) >= mapped_pairs.MAPPED_PAIRS or final.exists()):
+        final = snapshot.path_for(store.path)
+        if store.read_only or self._batch_depth or not (len(self.pairs) >= snapshot.MAPPED_PAIRS or final.exists()):
             return
         try:
             self._catch_up()
@@ -193,12 +193,12 @@ class SyncedPairs:
             if (mark is not None and mark.epoch == self._position[0] and not self._file_refused and final.exists()
                     and store.changed_since(mark.seq) <= len(self.pairs) // 10):
                 return  # written by this or another handle, and checked by whoever opens from it
-            if len(self.pairs) < mapped_pairs.MAPPED_PAIRS:
+            if len(self.pairs) < snapshot.MAPPED_PAIRS:
                 if mark is not None:  # the store shrank (a clear): a file it wrote and will not open from again
                     final.unlink(missing_ok=True)
                 return
             new = Mark(secrets.token_hex(16), *self._position)
-            staging = mapped_pairs.write(final, new.token, new.position, self.pairs)
+            staging = snapshot.write(final, new.token, new.position, self.pairs)
             if staging is None:
                 return
             try:

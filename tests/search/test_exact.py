@@ -44,7 +44,7 @@ def whole_vocabulary_blends(glove: Embeddings, stores: int, keys: int, seed: int
 @pytest.fixture(scope="module", autouse=True)
 def int8_everywhere() -> Iterator[None]:
     """The certified int8 scan, whatever this machine's int8 product costs against float32."""
-    from fuzzykv import two_pass
+    from fuzzykv.search import two_pass
 
     saved, two_pass._pays = two_pass._pays, True
     yield

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 from fuzzykv import Database, Embeddings
-from fuzzykv.pairs import HeldPairs
+from fuzzykv.pairs import HeldPairs, quantise
 from fuzzykv.search import two_pass
 from fuzzykv.search.attention import Attention, attend_dense
 from fuzzykv.store import snapshot
@@ -38,7 +38,7 @@ def glove_pairs(glove: Embeddings, n: int, seed: int) -> tuple[HeldPairs, np.nda
 def test_quantised_rows_are_within_their_error_bounds(vectors: np.ndarray) -> None:
     norms = np.linalg.norm(vectors.astype(np.float64), axis=1, keepdims=True)
     units = (vectors / np.maximum(norms, 1e-30)).astype(np.float32)
-    codes, scales, errors = two_pass.quantise(units)
+    codes, scales, errors = quantise(units)
     assert codes.dtype == np.int8 and scales.dtype == errors.dtype == np.float32
     residual = units.astype(np.float64) - codes.astype(np.float64) * scales[:, None].astype(np.float64)
     assert (np.linalg.norm(residual, axis=1) <= errors).all()
@@ -138,7 +138,7 @@ def test_pairs_file_keeps_the_int8_copies(glove: Embeddings, tmp_path: Path) -> 
     assert loaded is not None and loaded.coded
     for name in ("key_codes", "value_codes", "key_scales", "key_errors", "value_scales", "value_errors"):
         np.testing.assert_array_equal(getattr(loaded, name), getattr(pairs, name))
-    made = two_pass.quantise(loaded.value_units)
+    made = quantise(loaded.value_units)
     np.testing.assert_array_equal(made[0], loaded.value_codes)
 
 
@@ -167,7 +167,7 @@ def test_a_file_of_the_old_layout_is_refused_and_rewritten(glove: Embeddings, tm
 
 def test_the_sparse_blend_of_a_big_store_equals_the_full_one(glove: Embeddings, monkeypatch: pytest.MonkeyPatch) -> None:
     """From SPARSE_BLEND keys the float32 path blends only the values that carry weight, certified."""
-    from fuzzykv import attention as attention_module
+    from fuzzykv.search import attention as attention_module
 
     pairs, queries = glove_pairs(glove, 6_000, seed=5)
     args = (Attention(), pairs.key_units, pairs.key_norms, pairs.value_units, pairs.value_norms, queries, 3)
