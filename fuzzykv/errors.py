@@ -129,6 +129,12 @@ class StoreError(FuzzyKVError, OSError):
     """A store file that could not be opened, read or written."""
 
 
+class StorePathError(StoreError, ValueError):
+    """A store path that no file can have (a NUL byte)."""
+
+    http_status = 400
+
+
 class NotAStoreError(StoreError):
     """A file that is not a fuzzykv store; it is left as it was."""
 

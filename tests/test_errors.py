@@ -138,6 +138,7 @@ def test_every_error_class_is_covered() -> None:
         # tests/test_contracts.py: the service's and the client's own errors
         errors.AuthenticationError, errors.MissingKeyError, errors.RequestSchemaError,
         errors.RequestTooLargeError, errors.ServiceUnavailableError,
+        errors.StorePathError,  # tests/test_faults.py: a NUL byte in a path
     }
     covered = set(CASES) | raised_elsewhere | {errors.FuzzyKVError}
     assert classes <= covered, f"no test raises {sorted(c.__name__ for c in classes - covered)}"

@@ -4,8 +4,8 @@ Each worker process opens the store once and closes it at shutdown, so SIGTERM f
 requests in flight and then closes the store. Opening (and warming: the first query builds the
 vocabulary index, 30-40 s on a cold cache) runs in a thread after the server listens: ``/healthz``
 answers at once, ``/readyz`` says ``warming`` until the store is ready, and ``/v1`` answers 503
-meanwhile. Endpoints are plain ``def``: FastAPI runs them in its thread pool, never on the event
-loop, and ``Database`` is thread-safe.
+once a request has waited ``WARM_WAIT`` seconds for it. Endpoints are plain ``def``: FastAPI runs
+them in its thread pool, never on the event loop, and ``Database`` is thread-safe.
 """
 
 from __future__ import annotations
@@ -35,6 +35,8 @@ if TYPE_CHECKING:
     from ..database import Database
 
 log = logging.getLogger("fuzzykv.serve")
+#: Seconds a /v1 request that comes during the warm-up waits for it before answering 503.
+WARM_WAIT = 60.0
 
 #: What each error status of a ``/v1`` route means; the statuses come from the error classes.
 _DESCRIPTIONS = {
@@ -82,6 +84,7 @@ def create_app(config: ServeConfig, *, database: Database | None = None) -> Fast
         redoc_url=None,
     )
     app.state.config = config
+    app.state.warm_wait = WARM_WAIT
     app.state.readiness = ("warming", "opening the store")
     if database is not None:
         app.state.database = database

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -12,7 +13,14 @@ from .config import ServeConfig
 
 
 async def database(request: Request) -> Database:
-    """The store this worker process opened at start-up; 503 while it is still opening or warming."""
+    """The store this worker process opened at start-up. A request that comes while it is still
+    opening or warming waits for it (``app.state.warm_wait`` seconds at most, on the event loop
+    without blocking it: several workers share one port, so a probe cannot steer requests to a warm
+    one), then answers 503."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + float(request.app.state.warm_wait)
+    while request.app.state.readiness[0] == "warming" and loop.time() < deadline:
+        await asyncio.sleep(0.05)
     status, message = request.app.state.readiness
     if status != "ready":
         if status == "warming":

@@ -25,6 +25,7 @@ from ..errors import (
     ReadOnlyStoreError,
     StoreClosedError,
     StoreError,
+    StorePathError,
     StoreVersionError,
 )
 from .files import check_header, check_is_ours, create, damaged, translate, uri_for, writable
@@ -85,7 +86,7 @@ class Store:
         :raises StoreError: a missing folder, a missing store opened ``read_only``, a damaged file.
         """
         if "\0" in str(path):
-            raise StoreError(f"the path {str(path)!r} holds a NUL byte, which no file name can hold; check the path")
+            raise StorePathError(f"the path {str(path)!r} holds a NUL byte, which no file name can hold; check the path")
         path = Path(path)
         where = str(path)
         if path.is_dir():

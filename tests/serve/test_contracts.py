@@ -213,6 +213,7 @@ def test_v1_answers_503_while_warming_and_readyz_says_so(tmp_path: Path, glove: 
             return super().open_store()
 
     app = create_app(SlowToOpen(store=tmp_path / "w.fkv"))
+    app.state.warm_wait = 0.2  # how long a request waits for the warm-up before its 503
     with TestClient(app, raise_server_exceptions=False) as http:
         assert http.get("/healthz").json() == {"status": "ok"}
         assert http.get("/readyz").status_code == 503 and http.get("/readyz").json()["status"] == "warming"
@@ -250,6 +251,10 @@ def test_healthz_answers_throughout_a_cold_start(tmp_path: Path, glove: Embeddin
         db.update(PAIRS)
     cold = tmp_path / "cold-cache"
     server = start(tmp_path / "cold.fkv", cold, tmp_path / "cold.log", wait_for="/healthz")
+    # A /v1 request sent now waits for the warm-up (in the event loop, without blocking it) and answers.
+    early: list[httpx.Response] = []
+    waiting = threading.Thread(target=lambda: early.append(httpx.get(f"{server.url}/v1/info", timeout=120)))
+    waiting.start()
     # NOTE: one client, but a new connection per probe (as a load balancer's): httpx.get() would
     # spend ~150 ms building an SSL context per call, which is the prober's time, not the server's.
     probe = httpx.Client(timeout=5, limits=httpx.Limits(max_keepalive_connections=0))
@@ -268,9 +273,6 @@ def test_healthz_answers_throughout_a_cold_start(tmp_path: Path, glove: Embeddin
             states.append(ready)
             if ready == "ready":
                 break
-            info = probe.get(f"{server.url}/v1/info")
-            if info.status_code != 200:  # else it became ready since /readyz answered
-                assert error_of(info) == (503, "ServiceUnavailableError")
             time.sleep(0.05)
         assert states[-1] == "ready" and "warming" in states, states
         # NOTE: the machine running the tests may be shared: a probe may wait for a core now and then,
@@ -278,6 +280,8 @@ def test_healthz_answers_throughout_a_cold_start(tmp_path: Path, glove: Embeddin
         assert len(slow) <= len(states) // 20 and max(slow, default=0) < 0.5, f"slow /healthz: {slow} of {len(states)}"
         answer = httpx.post(f"{server.url}/v1/query", json={"text": "kitten"}, timeout=60).json()
         assert answer["words"] and (cold / "v1").is_dir()
+        waiting.join(120)
+        assert early and early[0].status_code in (200, 503)
         print(f"cold start: {len(states)} probes, {states.count('warming')} while warming, over 100 ms: {slow}")
     finally:
         probe.close()
@@ -335,7 +339,9 @@ def schemathesis(server: Server, folder: Path, *args: str) -> dict[str, Any]:
     (folder / "schemathesis.toml").write_text(SCHEMATHESIS_CONFIG)
     report = folder / "report.json"
     command = [str(Path(sys.executable).with_name("schemathesis")), "--config-file", str(folder / "schemathesis.toml"),
-               "run", f"{server.url}/openapi.json", "--checks", "all", "--seed", "23", "--workers", "2",
+               "run", f"{server.url}/openapi.json", "--checks", "all", "--seed", "23",
+               # NOTE: one worker: Python 3.11's ast.parse is not thread-safe, and hypothesis calls it.
+               "--workers", "1",
                "--phases", "coverage,fuzzing,stateful", "--report", "json", "--report-json-path", str(report),
                "--continue-on-failure", "--request-timeout", "30", *args]
     if shutil.which(command[0]) is None:

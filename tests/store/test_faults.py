@@ -463,8 +463,11 @@ def test_key_vectors_garbled_to_nan_are_a_store_error(tmp_path: Path) -> None:
 
 
 def test_a_path_with_a_nul_byte_is_a_store_error(tmp_path: Path) -> None:
-    with pytest.raises(StoreError, match="NUL"):
+    from fuzzykv.errors import StorePathError
+
+    with pytest.raises(StorePathError, match="NUL") as refused:
         Store.open(str(tmp_path / "a\0b.fkv"))
+    assert isinstance(refused.value, StoreError) and isinstance(refused.value, ValueError)
 
 
 def test_creating_a_store_in_a_folder_that_cannot_be_written_is_a_read_only_store_error(
