@@ -48,8 +48,7 @@ from fuzzykv.spelling import _NEAR, Channel, Corrector, index_file
 #: The ranking options tried on the tuning list (the defaults of Corrector and Channel are the best).
 #: A dropped letter is tried only up to Channel.drop_double: dropping one letter of a double is the
 #: same outcome from either letter, so it is at least as likely.
-GRID = {"farther": (1.0, 2.0, 3.0, 4.0, 5.0, math.inf), "zipf": (0.75, 1.0, 1.25, 1.5), "drop": (0.1, 0.2, 0.3),
-        "near_insert": (0.25, 0.5)}
+GRID = {"farther": (2.0, 3.0, 4.0, 5.0, math.inf), "zipf": (1.0, 1.25, 1.5), "drop": (0.1, 0.3), "near_insert": (0.25,)}
 WRITEUP = {"one": "number", "cat": "animal", "dog": "animal", "ball": "toy", "sphere": "shape", "male": "gender"}
 LETTERS = string.ascii_lowercase
 

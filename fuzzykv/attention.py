@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from .rule import key_logits
 from .settings import DEFAULT_TEMPERATURES, SIMILARITIES, Settings, Similarity
 
 __all__ = ["DEFAULT_TEMPERATURES", "SIMILARITIES", "Attention", "Partial", "Scores", "score"]
@@ -54,7 +55,8 @@ class Attention:
     the closest keys. ``None`` takes the default temperature of the similarity.
 
     With cosine similarity a key's score also counts how close its value is to the query:
-    ``(cos(q, key) + value_weight * cos(q, value)) / temperature``. Summed per value, that weighs
+    ``(cos(q, unit(key) + key_value_mix * unit(value)) + value_weight * cos(q, value)) / temperature``
+    (:mod:`fuzzykv.rule`). Summed per value, that weighs
     each distinct value by the log-sum-exp of its keys' scores plus its own similarity, so a value
     that several close keys back, and that means something near the query, outweighs thousands of
     middling keys in a large store (benchmarks/categories.py).
@@ -63,34 +65,44 @@ class Attention:
     similarity: Similarity = "cosine"
     temperature: float | None = None
     value_weight: float | None = None
+    key_value_mix: float | None = None
 
     def __post_init__(self) -> None:
         checked = Settings(similarity=self.similarity, temperature=self.temperature)  # one place checks options
         if self.value_weight is not None:
             checked = checked.replace(value_weight=self.value_weight)
+        if self.key_value_mix is not None:
+            checked = checked.replace(key_value_mix=self.key_value_mix)
+        cosine = self.similarity == "cosine"
         object.__setattr__(self, "temperature", checked.temperature)
-        object.__setattr__(self, "value_weight", checked.value_weight if self.similarity == "cosine" else 0.0)
+        object.__setattr__(self, "value_weight", checked.value_weight if cosine else 0.0)
+        object.__setattr__(self, "key_value_mix", checked.key_value_mix if cosine else 0.0)
 
     @classmethod
     def of(cls, settings: Settings) -> Attention:
-        return cls(settings.similarity, settings.temperature, settings.value_weight)
+        return cls(settings.similarity, settings.temperature, settings.value_weight, settings.key_value_mix)
 
     @property
     def uses_values(self) -> bool:
         """Whether scores need the values' cosines to the query."""
-        return bool(self.value_weight)
+        return bool(self.value_weight or self.key_value_mix)
 
-    def logits(self, scores: Scores, value_cosines: torch.Tensor | None = None) -> torch.Tensor:
-        """(b, n) scaled scores: what the softmax is taken over."""
-        chosen = scores.cosine if self.similarity == "cosine" else scores.dot
-        assert self.temperature is not None and self.value_weight is not None
-        if self.value_weight and value_cosines is not None:  # one pass: a fresh tensor, scaled in place
-            return torch.add(chosen, value_cosines, alpha=self.value_weight).div_(self.temperature)
-        return chosen / self.temperature
+    def logits(self, scores: Scores, value_cosines: torch.Tensor | None = None,
+               lengths: torch.Tensor | None = None) -> torch.Tensor:
+        """(b, n) scaled scores: what the softmax is taken over (fuzzykv/rule.py).
 
-    def weights(self, scores: Scores, value_cosines: torch.Tensor | None = None) -> torch.Tensor:
+        :param lengths: the keys' :func:`fuzzykv.rule.mixed_lengths`, when ``key_value_mix`` is not 0.
+        """
+        assert self.temperature is not None and self.value_weight is not None and self.key_value_mix is not None
+        if self.similarity == "dot":
+            return scores.dot / self.temperature
+        return key_logits(scores.cosine, value_cosines, lengths, temperature=self.temperature,
+                          value_weight=self.value_weight, mix=self.key_value_mix)
+
+    def weights(self, scores: Scores, value_cosines: torch.Tensor | None = None,
+                lengths: torch.Tensor | None = None) -> torch.Tensor:
         """(b, n) weights over the keys, each row summing to 1 (torch's softmax subtracts the maximum)."""
-        return torch.softmax(self.logits(scores, value_cosines), dim=-1)
+        return torch.softmax(self.logits(scores, value_cosines, lengths), dim=-1)
 
     @staticmethod
     def blend(weights: torch.Tensor, values: torch.Tensor) -> torch.Tensor:

@@ -15,6 +15,7 @@ from annoy import AnnoyIndex
 from .annoy_index import build_angular
 from .attention import Attention
 from .matrix import PairMatrix
+from .rule import index_directions
 
 #: Annoy's build and search effort over the keys; chosen with benchmarks/store_size.py (agreement
 #: with full attention on a 1,000,000-key store).
@@ -64,14 +65,13 @@ class KeyIndex:
     def _items(self, pairs: PairMatrix) -> np.ndarray:
         """Vectors whose inner product with the probe orders keys as the attention's logits do.
 
-        Cosine attention scores ``unit(q) . (unit(k) + value_weight * unit(v))``; dot attention ``q . k``.
+        Cosine attention scores ``unit(q) . (moved key + value_weight * unit(v))`` (fuzzykv/rule.py);
+        dot attention ``q . k``.
         """
         if self._attention.similarity == "dot":
             return pairs.key_vectors
-        items = pairs.key_units
-        if self._attention.value_weight:
-            items = items + self._attention.value_weight * pairs.value_units
-        return np.ascontiguousarray(items, dtype=np.float32)
+        return index_directions(pairs.key_units, pairs.value_units, value_weight=self._attention.value_weight or 0.0,
+                                mix=self._attention.key_value_mix or 0.0)
 
     def _probe(self, query: np.ndarray) -> np.ndarray:
         if self._attention.similarity == "dot":

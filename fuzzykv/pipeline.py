@@ -21,6 +21,7 @@ from .errors import EmptyDatabaseError, InvalidOptionError
 from .key_index import KeyIndex
 from .matrix import PairMatrix
 from .results import QueryResult
+from .rule import mixed_lengths
 from .settings import Settings
 from .threads import one_torch_thread
 
@@ -116,6 +117,7 @@ class Pipeline:
         index_settings = IndexSettings(settings.vocabulary_size, settings.n_trees, settings.search_k)
         self.index: VocabularyIndex | None = vocabulary_index(words, index_settings) if words is not None else None
         self._values: tuple[int, ValuesDecoder] | None = None
+        self._lengths: tuple[int, np.ndarray] | None = None
 
     def answer(self, pairs: PairMatrix, queries: np.ndarray, k: int, exact: bool, attention_k: int | None = None) -> Answers:
         """Attend, blend and decode for (b, dim) query vectors over ``pairs`` (held steady by the caller).
@@ -259,13 +261,25 @@ class Pipeline:
         value_tensor, value_norm_tensor = torch.from_numpy(values).to(device), torch.from_numpy(value_norms).to(device)
         scores = score(query, torch.from_numpy(keys).to(device), torch.from_numpy(norms).to(device))
         value_cosines = score(query, value_tensor, value_norm_tensor).cosine if self.attention.uses_values else None
-        logits = self.attention.logits(scores, value_cosines)
+        lengths = None
+        if self.attention.key_value_mix:
+            every = self._mixed_lengths(pairs)
+            lengths = torch.from_numpy(every if rows is None else every[rows]).to(device)
+        logits = self.attention.logits(scores, value_cosines, lengths)
         partial = Partial.of(logits, value_tensor, value_norm_tensor)
         best_key = scores.cosine.max(dim=-1).values.cpu().numpy()
         heaviest = torch.topk(logits, min(top, logits.shape[1]), dim=-1, sorted=True)
         chosen = heaviest.indices.cpu().numpy()
         found = chosen if rows is None else rows[chosen]
         return Attended(partial, best_key, [(found[i], heaviest.values[i].cpu().numpy()) for i in range(len(queries))])
+
+    def _mixed_lengths(self, pairs: PairMatrix) -> np.ndarray:
+        """Each pair's length of unit(key) + key_value_mix * unit(value), kept per version of the pairs."""
+        found = self._lengths
+        if found is None or found[0] != pairs.version:
+            found = (pairs.version, mixed_lengths(pairs.key_units, pairs.value_units, self.attention.key_value_mix or 0.0))
+            self._lengths = found
+        return found[1]
 
     def _decode_values(self, pairs: PairMatrix) -> ValuesDecoder:
         """The stored values as the answers' vocabulary, rebuilt when the pairs have changed."""

@@ -32,6 +32,11 @@ DEFAULT_TEMPERATURES: dict[str, float] = {"cosine": 0.03, "dot": 1.0}
 #: The temperature 0.03 and this weight were chosen on held-out splits of three category sources
 #: (benchmarks/categories.py, figures in README.md); dot attention, the write-up's, has no value term.
 DEFAULT_VALUE_WEIGHT = 1.0
+#: With cosine attention, how far each key's direction moves toward its value's before scoring
+#: (fuzzykv/rule.py). Off by default: it gains on small stores of categories but loses on stores
+#: with many unrelated pairs (benchmarks/categories.py, issue 24). A store saved without the
+#: option takes this default, so keep 0 here unless stores saved before are given 0 on reading.
+DEFAULT_KEY_VALUE_MIX = 0.0
 
 #: Chosen on decoded vectors of random stores (benchmarks/annoy_recall.py): recall@5 against
 #: exact >= 0.95 with margin, as tests/test_decode.py checks.
@@ -115,6 +120,9 @@ class Settings:
     value_weight: float = _option(
         DEFAULT_VALUE_WEIGHT, _weight,
         "With cosine similarity: a key's score adds this times its value's cosine to the query (0: keys alone).")
+    key_value_mix: float = _option(
+        DEFAULT_KEY_VALUE_MIX, _weight,
+        "With cosine similarity: each key is scored as unit(key) + this times unit(value) (0: the key alone).")
     vocabulary_size: int | None = _option(
         None, _optional_positive_int, "Decode only to the N most frequent words (None: every word).")
     n_trees: int = _option(DEFAULT_N_TREES, positive_int, "Trees of the annoy index over the vocabulary.")
@@ -224,6 +232,7 @@ class Options(TypedDict, total=False):
     similarity: Similarity | None
     temperature: float | None
     value_weight: float | None
+    key_value_mix: float | None
     vocabulary_size: int | None
     n_trees: int | None
     search_k: int | None
