@@ -390,8 +390,10 @@ def from_files(paths: list[str]) -> dict:
     for path in paths:
         with open(path) as handle:
             for source, seeds in json.load(handle).items():
-                merged[source] = {int(seed): {store: {name: tuple(v) for name, v in rules.items()}
-                                              for store, rules in stores.items()} for seed, stores in seeds.items()}
+                for seed, stores in seeds.items():
+                    for store, rules in stores.items():
+                        found = merged.setdefault(source, {}).setdefault(int(seed), {}).setdefault(store, {})
+                        found.update({name: tuple(v) for name, v in rules.items()})
     return merged
 
 
