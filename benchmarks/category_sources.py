@@ -1,6 +1,6 @@
 """Public category sources for the categories benchmark: category name -> member words.
 
-Three sources, each a different construction:
+Three sources to choose rules on, each a different construction, and one reported only:
 
 - ``questions-words``: the semantic sections of the analogy set of Mikolov et al. (2013), which
   gensim ships (``gensim.test.utils.datapath("questions-words.txt")``); grouped by role as
@@ -8,6 +8,9 @@ Three sources, each a different construction:
   (word2vec).
 - ``wordnet-hypernyms``: WordNet 3.1 noun synsets as categories (the first lemma names the
   category), members the words whose most frequent noun sense lies below it in the hypernym tree.
+- ``questions-words-syntax`` (reported only, never chosen on): the syntactic sections of the same
+  file, grouped by word form (adjective, adverb, comparative, superlative, verb, participle, past,
+  noun, plural, opposite): categories of form rather than meaning.
 - ``wordnet-lexnames``: WordNet 3.1 lexicographer files (noun.animal, noun.food, ...) as coarse
   supersense categories, members the words whose most frequent noun sense is filed there.
 
@@ -72,6 +75,20 @@ def questions_words() -> Source:
     )
 
 
+def questions_words_syntax() -> Source:
+    """The syntactic sections of gensim's questions-words.txt, grouped by word form (adjective, adverb,
+    comparative, superlative, verb, participle, past, noun, plural, opposite): categories of form,
+    not meaning, and never used to choose a rule (reported only)."""
+    from labelled import SYNTAX_SECTIONS, categories
+
+    return Source(
+        "questions-words-syntax",
+        "syntactic sections of questions-words.txt (Mikolov et al. 2013), shipped by gensim, grouped by word form",
+        "Apache-2.0 (word2vec)",
+        categories(sections=SYNTAX_SECTIONS),
+    )
+
+
 def read_tsv(path: Path) -> dict[str, list[str]]:
     """``category<TAB>member member ...`` lines (``#`` comments) -> category -> members."""
     found: dict[str, list[str]] = {}
@@ -107,8 +124,16 @@ SOURCES: dict[str, Callable[[], Source]] = {
 }
 
 
+#: Sources that no choice is made on: reported on every seed, built another way than SOURCES.
+REPORTED_ONLY: dict[str, Callable[[], Source]] = {"questions-words-syntax": questions_words_syntax}
+
+
 def load_all() -> list[Source]:
     return [load() for load in SOURCES.values()]
+
+
+def load_reported_only() -> list[Source]:
+    return [load() for load in REPORTED_ONLY.values()]
 
 
 # ---- deriving the WordNet files from the npm package (run once; the results are checked in) ----

@@ -24,6 +24,19 @@ SECTIONS: dict[str, tuple[str, str]] = {
     "family": ("family", "family"),
     "gram6-nationality-adjective": ("country", "nationality"),
 }
+#: The syntactic sections, grouped by word form: a category source built another way (form, not
+#: meaning). ``None``: that column is left out (gram9's "decreases" is neither a plural nor a verb
+#: in its base form).
+SYNTAX_SECTIONS: dict[str, tuple[str | None, str | None]] = {
+    "gram1-adjective-to-adverb": ("adjective", "adverb"),
+    "gram2-opposite": ("adjective", "opposite"),
+    "gram3-comparative": ("adjective", "comparative"),
+    "gram4-superlative": ("adjective", "superlative"),
+    "gram5-present-participle": ("verb", "participle"),
+    "gram7-past-tense": ("participle", "past"),
+    "gram8-plural": ("noun", "plural"),
+    "gram9-plural-verbs": ("verb", None),
+}
 
 
 @dataclass(frozen=True)
@@ -34,7 +47,9 @@ class LabelledTask:
     queries: list[tuple[str, str]]
 
 
-def categories(path: Path | None = None) -> dict[str, list[str]]:
+def categories(path: Path | None = None,
+               sections: dict[str, tuple[str, str]] | dict[str, tuple[str | None, str | None]] = SECTIONS,
+               ) -> dict[str, list[str]]:
     """Category -> sorted member words (lower-cased), each word in exactly one category."""
     found: dict[str, set[str]] = defaultdict(set)
     section = None
@@ -42,12 +57,13 @@ def categories(path: Path | None = None) -> dict[str, list[str]]:
         if line.startswith(":"):
             section = line[1:].strip()
             continue
-        if section not in SECTIONS:
+        if section not in sections:
             continue
-        first, second = SECTIONS[section]
+        first, second = sections[section]
         words = line.lower().split()
         for word, category in zip(words, (first, second, first, second)):
-            found[category].add(word)
+            if category is not None:
+                found[category].add(word)
     seen: dict[str, int] = defaultdict(int)
     for members in found.values():
         for word in members:

@@ -4,7 +4,9 @@
 
 Two disjoint word lists, both alphabetic, length >= 3 and in the GloVe vocabulary:
 ``tuning``, 1,500 words of GloVe ranks 1,000-50,000 drawn with seed 0, on which the ranking
-weights (the Zipf exponent) and the shortest length corrected at distance 2 were chosen; and
+weights (the Zipf exponent, the penalty in nats for a candidate one edit farther, the chances of a
+dropped letter and of an inserted neighbouring key) and the shortest length corrected at
+distance 2 were chosen; and
 ``held_out``, the words of gensim's analogy test set (``questions-words.txt``) not in the tuning
 list, which nothing was tuned on. Each word gets misspellings drawn with a fixed seed, redrawn
 until they leave the vocabulary: one realistic typing error (a neighbouring key typed for or
@@ -17,6 +19,9 @@ correct spelling's (an uncorrected word counts as a miss).
 
 from __future__ import annotations
 
+import dataclasses
+import itertools
+import math
 import os
 import random
 import resource
@@ -38,8 +43,12 @@ from rapidfuzz.distance import OSA
 from fuzzykv import Database, Embeddings, load_embeddings
 from fuzzykv.cache import CacheLayout
 from fuzzykv.embed.encoders import default_char_encoder, encode, misspell
-from fuzzykv.embed.spelling import _NEAR, Corrector, index_file
+from fuzzykv.embed.spelling import _NEAR, Channel, Corrector, index_file
 
+#: The ranking options tried on the tuning list (the defaults of Corrector and Channel are the best).
+#: A dropped letter is tried only up to Channel.drop_double: dropping one letter of a double is the
+#: same outcome from either letter, so it is at least as likely.
+GRID = {"farther": (2.0, 3.0, 4.0, 5.0, math.inf), "zipf": (1.0, 1.25, 1.5), "drop": (0.1, 0.3), "near_insert": (0.25,)}
 WRITEUP = {"one": "number", "cat": "animal", "dog": "animal", "ball": "toy", "sphere": "shape", "male": "gender"}
 LETTERS = string.ascii_lowercase
 
@@ -109,6 +118,35 @@ def evaluate(corrector: Corrector, cases: list[tuple[str, str, str]], preferred:
             row["same_answer"] = float(np.mean([r is not None and answer(r.used) == answer(w) for w, _, r in chosen]))
         out[category] = row
     return out
+
+
+class Memo(Corrector):
+    """A corrector that looks each typed word's candidates up once (the grid re-ranks them many times)."""
+
+    seen: dict[tuple[str, int], list[tuple[str, int]]] = {}
+
+    def candidates(self, word: str, limit: int) -> list[tuple[str, int]]:
+        if (word, limit) not in self.seen:
+            self.seen[word, limit] = super().candidates(word, limit)
+        return self.seen[word, limit]
+
+
+def tune(corrector: Corrector, cases: list[tuple[str, str, str]], preferred: set[str]) -> dict[str, Any]:
+    """Every setting of GRID on the tuning cases: the mean of the one- and two-edit "intended" rates."""
+    memo = Memo(corrector.words, corrector.table)
+    rows = []
+    for farther, zipf, drop, near_insert in itertools.product(*GRID.values()):
+        channel = dataclasses.replace(Channel(), drop=drop, near_insert=near_insert)
+        found = evaluate(memo.replace(farther=farther, zipf=zipf, channel=channel), cases, preferred)
+        one = statistics.mean(r["intended"] for c, r in found.items() if c.startswith("1_edit"))
+        two = statistics.mean(r["intended"] for c, r in found.items() if c.startswith("2_edit"))
+        rows.append({"farther": farther, "zipf": zipf, "drop": drop, "near_insert": near_insert,
+                     "one_edit_intended": one, "two_edit_intended": two, "objective": (one + two) / 2})
+    best = max(rows, key=lambda r: r["objective"])
+    default = Channel()
+    is_default = (best["farther"], best["zipf"], best["drop"], best["near_insert"]) == (
+        corrector.farther, corrector.zipf, default.drop, default.near_insert)
+    return {"grid": rows, "best": best, "best_is_the_default": is_default}
 
 
 def rss_mb() -> float:
@@ -196,8 +234,8 @@ def main() -> dict[str, Any]:
     # Tuning, on the tuning list only: the Zipf exponent of the frequency prior; and, by typed
     # length, how often a two-edit correction is the word meant and keeps its answer, against the
     # character model that would answer instead (this sets min_length_for_2).
-    tuning = {f"zipf={z}": evaluate(corrector.replace(zipf=z, min_length_for_2=3), cases["tuning"], preferred)
-              for z in (0.0, 0.5, 1.0, 1.5, 2.0)}
+    tuning = tune(corrector, cases["tuning"], preferred)
+    print("tuning: best", tuning["best"], "is the default:", tuning["best_is_the_default"], flush=True)
     two = [(w, t) for c, w, t in cases["tuning"] if c.startswith("2_edit")]
     two += [(w, t) for w, t in ((w, typing_error(typing_error(w, random.Random(i)), random.Random(i + 1)))
                                 for i, w in enumerate(lists["tuning"]) if len(w) < 6)
@@ -238,12 +276,19 @@ def main() -> dict[str, Any]:
     every = [w for w in vocabulary[::20]] + lists["tuning"] + lists["held_out"]
     changed = [w for w in every if (r := corrector.correct(w, preferred)) is None or r.used != w or r.distance != 0]
     typed = [t for listed in cases.values() for _, _, t in listed]
-    times = []
-    for word in typed[:3] + typed:
-        start = time.perf_counter()
-        corrector.correct(word, preferred)
-        times.append((time.perf_counter() - start) * 1e3)
-    times = times[3:]
+    # Interleaved with distance-first ranking (farther=inf, the ranking before issue 24), each typed
+    # word once in each order: what letting farther candidates compete adds per misspelled word.
+    strict = corrector.replace(farther=math.inf)
+    times, strict_times = [], []
+    for n, word in enumerate(typed[:3] + typed):
+        pair = []
+        for ranker in ((corrector, strict) if n % 2 else (strict, corrector)):
+            start = time.perf_counter()
+            ranker.correct(word, preferred)
+            pair.append((time.perf_counter() - start) * 1e3)
+        times.append(pair[1] if n % 2 == 0 else pair[0])
+        strict_times.append(pair[0] if n % 2 == 0 else pair[1])
+    times, strict_times = times[3:], strict_times[3:]
 
     def pooled(name: str, prefix: str, key: str) -> float:
         rows = [r for c, r in results[name].items() if c.startswith(prefix)]
@@ -253,7 +298,8 @@ def main() -> dict[str, Any]:
         "workload": {"tuning_words": len(lists["tuning"]), "held_out_words": len(lists["held_out"]),
                      "cases": {n: len(c) for n, c in cases.items()}, "store": WRITEUP},
         "settings": {"max_distance": corrector.max_distance, "min_length_for_2": corrector.min_length_for_2,
-                     "zipf": corrector.zipf},
+                     "zipf": corrector.zipf, "farther": corrector.farther,
+                     "channel": dataclasses.asdict(corrector.channel)},
         "results": results,
         "targets": {
             name: {"one_edit_same_answer": pooled(name, "1_edit", "same_answer"),
@@ -268,15 +314,17 @@ def main() -> dict[str, Any]:
         "in_vocabulary_changed": len(changed),
         "lookup_median_ms": statistics.median(times),
         "lookup_p99_ms": float(np.percentile(times, 99)),
+        "distance_first_median_ms": statistics.median(strict_times),
+        "added_mean_ms": statistics.mean(times) - statistics.mean(strict_times),
         "build": build,
-        "tuning_zipf": tuning,
+        "tuning": tuning,
         "tuning_distance_2_by_length": by_length,
         **char_model_figures(embeddings),  # top level, where benchmarks/report.py reads them
         "examples": [{"intended": w, "typed": t, "used": r.used if (r := corrector.correct(t, preferred)) else None}
                      for _, w, t in cases["held_out"][:12]],
     }
     write("misspellings", report)
-    print({k: v for k, v in report.items() if k not in {"examples", "tuning_zipf"}})
+    print({k: v for k, v in report.items() if k not in {"examples", "tuning"}})
     return report
 
 

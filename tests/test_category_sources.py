@@ -13,12 +13,13 @@ sys.path.insert(0, str(Path(__file__).parent.parent / "benchmarks"))
 
 import category_sources  # noqa: E402
 
-LOADERS = ["questions-words", "wordnet-hypernyms", "wordnet-lexnames"]
+LOADERS = ["questions-words", "wordnet-hypernyms", "wordnet-lexnames", "questions-words-syntax"]
+ALL = {**category_sources.SOURCES, **category_sources.REPORTED_ONLY}
 
 
 @pytest.mark.parametrize("name", LOADERS)
 def test_groups_are_disjoint_lower_case_words(name: str) -> None:
-    source = category_sources.SOURCES[name]()
+    source = ALL[name]()
     assert source.origin and source.licence
     assert len(source.categories) >= 6
     seen: set[str] = set()
@@ -34,9 +35,9 @@ def test_groups_are_disjoint_lower_case_words(name: str) -> None:
 @pytest.mark.parametrize("name", LOADERS)
 def test_every_word_is_a_frequent_glove_word(name: str, glove: Embeddings) -> None:
     frequent = set(glove.words[: category_sources.MEMBER_RANK])
-    source = category_sources.SOURCES[name]()
+    source = ALL[name]()
     words = {w for category, members in source.categories.items() for w in [category, *members]}
-    if name == "questions-words":  # gensim's list, not filtered by rank: every word has a vector
+    if name.startswith("questions-words"):  # gensim's list, not filtered by rank: every word has a vector
         assert all(w in glove for w in words)
     else:
         assert words <= frequent
@@ -47,6 +48,13 @@ def test_wordnet_groups_look_like_categories() -> None:
     hypernyms = category_sources.wordnet_hypernyms().categories
     assert {"dog", "horse"} <= set(lexnames["animal"])
     assert "car" in hypernyms and {"limousine", "sedan"} <= set(hypernyms["car"])
+
+
+def test_the_syntax_source_groups_words_by_form() -> None:
+    syntax = category_sources.questions_words_syntax().categories
+    assert {"bigger", "better"} <= set(syntax["comparative"]) and "biggest" in syntax["superlative"]
+    assert "bananas" in syntax["plural"] and "banana" in syntax["noun"]
+    assert not set(syntax) & set(category_sources.questions_words().categories)  # built another way
 
 
 def test_deriving_from_the_npm_package_reproduces_the_data(glove: Embeddings) -> None:

@@ -19,6 +19,7 @@ import math
 import re
 import string
 from collections.abc import Collection, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -37,16 +38,34 @@ INDEX_VERSION = 1
 _PUNCTUATION = string.punctuation + "“”‘’«»…"
 _SAFE_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 
-# Relative chances of one typing error (the noisy channel), from common typing-error studies:
-# a neighbouring key, a swap, a dropped or doubled letter are the usual slips.
-P_SWAP = 0.25
-P_NEAR_KEY = 0.25  # a substitution or insertion of a key next to the intended one
-P_VOWEL = 0.08  # one vowel for another (a spelling, not a typing, error)
-P_OTHER_SUB = 0.02
-P_DOUBLED = 0.25  # a letter typed twice
-P_OTHER_INSERT = 0.02
-P_DROP_DOUBLE = 0.3  # one letter of a double dropped
-P_DROP = 0.1
+@dataclass(frozen=True)
+class Channel:
+    """Chances of each kind of typing error at one letter of the intended word (the noisy channel).
+
+    Each figure is the chance of the KIND; :meth:`Corrector.correct` weighs each OUTCOME, so a kind
+    with several outcomes shares its chance among them: a slip to a neighbouring key is spread over
+    that key's neighbours (about six), one vowel for another over the other five vowels, any other
+    letter over 25, while a dropped letter or a swap has one outcome. Chosen on the tuning list of
+    ``benchmarks/misspellings.py``.
+    """
+
+    swap: float = 0.25  # two neighbouring letters swapped
+    near_key: float = 0.25  # a key next to the intended one typed instead of it
+    near_insert: float = 0.25  # a key next to a neighbouring letter typed as well
+    doubled: float = 0.25  # a letter typed twice
+    drop_double: float = 0.3  # one letter of a double dropped
+    drop: float = 0.3  # a letter dropped (at most drop_double: that outcome has two ways)
+    vowel: float = 0.08  # one vowel for another (a spelling, not a typing, error)
+    other_sub: float = 0.02  # any other letter typed instead
+    other_insert: float = 0.02  # any other letter typed as well
+
+    @property
+    def likeliest(self) -> float:
+        """The chance of the likeliest single outcome: no edit is likelier (bounds the ranking)."""
+        return max(self.swap, self.near_key / _FEWEST_NEIGHBOURS, self.near_insert / _FEWEST_NEIGHBOURS,
+                   self.doubled, self.drop_double, self.drop,
+                   self.vowel / 5, self.other_sub / 25, self.other_insert / 26)
+
 
 _ROWS = ("1234567890-=", "qwertyuiop[]", "asdfghjkl;'", "zxcvbnm,./")
 _VOWELS = frozenset("aeiouy")
@@ -66,6 +85,8 @@ def _neighbours() -> dict[str, frozenset[str]]:
 
 
 _NEAR = _neighbours()
+_FEWEST_NEIGHBOURS = min(len(near) for near in _NEAR.values())
+DEFAULT_CHANNEL = Channel()
 
 
 def normalise(word: str) -> str:
@@ -73,8 +94,8 @@ def normalise(word: str) -> str:
     return word.strip(_PUNCTUATION).lower()
 
 
-def channel_log_probability(intended: str, typed: str) -> float:
-    """log P(typed | intended) under the typing-error model above, over rapidfuzz's alignment."""
+def channel_log_probability(intended: str, typed: str, channel: Channel = DEFAULT_CHANNEL) -> float:
+    """log P(typed | intended): the chance of each edit of rapidfuzz's alignment, per outcome."""
     ops = list(Levenshtein.editops(intended, typed))
     total = 0.0
     i = 0
@@ -85,30 +106,35 @@ def channel_log_probability(intended: str, typed: str) -> float:
             a, b = min(op.src_pos, nxt.src_pos), min(op.dest_pos, nxt.dest_pos)
             window, seen = intended[a : a + 2], typed[b : b + 2]
             if len(window) == 2 and window != seen and window[::-1] == seen and abs(nxt.src_pos - op.src_pos) <= 2:
-                total += math.log(P_SWAP)
+                total += math.log(channel.swap)
                 i += 2
                 continue
-        total += math.log(_one_edit(op.tag, intended, typed, op.src_pos, op.dest_pos))
+        total += math.log(_one_edit(channel, op.tag, intended, typed, op.src_pos, op.dest_pos))
         i += 1
     return total
 
 
-def _one_edit(tag: str, intended: str, typed: str, src: int, dest: int) -> float:
+def _one_edit(channel: Channel, tag: str, intended: str, typed: str, src: int, dest: int) -> float:
+    """The chance of one outcome: the kind's chance over the number of outcomes of that kind."""
     if tag == "replace":
         want, got = intended[src], typed[dest]
-        if got in _NEAR.get(want, ()):
-            return P_NEAR_KEY
-        return P_VOWEL if want in _VOWELS and got in _VOWELS else P_OTHER_SUB
+        near = _NEAR.get(want, frozenset())
+        if got in near:
+            return channel.near_key / len(near)
+        if want in _VOWELS and got in _VOWELS:
+            return channel.vowel / (len(_VOWELS) - 1)
+        return channel.other_sub / 25
     if tag == "insert":  # typed has an extra letter at dest
         extra = typed[dest]
         beside = {typed[j] for j in (dest - 1, dest + 1) if 0 <= j < len(typed)}
         if extra in beside:
-            return P_DOUBLED
-        return P_NEAR_KEY if any(extra in _NEAR.get(c, ()) for c in beside) else P_OTHER_INSERT
+            return channel.doubled
+        sizes = [len(_NEAR[c]) for c in beside if extra in _NEAR.get(c, ())]
+        return channel.near_insert / min(sizes) if sizes else channel.other_insert / 26
     # delete: typed lacks intended[src]
     lost = intended[src]
     doubled = any(intended[j] == lost for j in (src - 1, src + 1) if 0 <= j < len(intended))
-    return P_DROP_DOUBLE if doubled else P_DROP
+    return channel.drop_double if doubled else channel.drop
 
 
 # -- the index ---------------------------------------------------------------------------------
@@ -170,22 +196,26 @@ def _prefix_deletes(prefix: str, limit: int) -> set[str]:
 
 
 class Corrector:
-    """The nearest known spelling of a word without a vector, within ``max_distance`` edits.
+    """The known word most likely meant by a word without a vector, within ``max_distance`` edits.
 
-    The closest word wins (optimal string alignment distance); among equally close words, a word
-    of the store's own keys, then the highest noisy-channel weight: P(typing error) times a Zipf
-    prior on the word's frequency rank. Words shorter than ``min_length_for_2`` letters are only
-    corrected by one edit (two edits of a short word reach too many words). Immutable once
-    built, so threads may share one.
+    Each candidate within the limit is weighed by the noisy channel: log P(typed | candidate) from
+    :class:`Channel`, plus a Zipf prior on the candidate's frequency rank (``-zipf * log(rank + 1)``).
+    The closest candidates compete with those one edit farther, which pay ``farther`` nats on top
+    of their extra edit's chance; a word of the store's own keys at the closest distance wins
+    outright. Words shorter than ``min_length_for_2`` letters are only corrected by one edit (two
+    edits of a short word reach too many words). Immutable once built, so threads may share one.
     """
 
     def __init__(self, words: Sequence[str], table: np.ndarray, *, max_distance: int = 2,
-                 min_length_for_2: int = 5, zipf: float = 1.0) -> None:
+                 min_length_for_2: int = 5, zipf: float = 1.25, farther: float = 4.0,
+                 channel: Channel = DEFAULT_CHANNEL) -> None:
         self.words = words
         self.table = table
         self.max_distance = max_distance
         self.min_length_for_2 = min_length_for_2
         self.zipf = zipf
+        self.farther = farther
+        self.channel = channel
         self._rows = {w: i for i, w in enumerate(words)}
         self._lengths = np.fromiter((len(w) for w in words), dtype=np.int32, count=len(words))
 
@@ -220,13 +250,15 @@ class Corrector:
         return cls(words, table)
 
     def replace(self, **options: object) -> Corrector:
-        """The same index with other ranking options (``max_distance`` <= 2, ``min_length_for_2``, ``zipf``)."""
+        """The same index with other ranking options (``max_distance`` <= 2, ``min_length_for_2``,
+        ``zipf``, ``farther``, ``channel``).
+        """
         fresh = Corrector.__new__(Corrector)
         fresh.__dict__.update(self.__dict__)
         for key, value in options.items():
-            if key not in {"max_distance", "min_length_for_2", "zipf"}:
-                raise TypeError(f"Corrector.replace() got an unknown option {key!r}; use max_distance, "
-                                "min_length_for_2 or zipf")
+            if key not in _OPTIONS:
+                raise TypeError(f"Corrector.replace() got an unknown option {key!r}; use one of "
+                                f"{', '.join(sorted(_OPTIONS))}")
             setattr(fresh, key, value)
         return fresh
 
@@ -258,22 +290,62 @@ class Corrector:
             return None
         if typed in preferred:
             return Correction(word, typed, 0)
+        found = self._within_limit(typed, preferred)
+        if not found:
+            return None
+        best = min(found.values())
+        closest_keys = [w for w in preferred if found.get(w) == best]
+        if closest_keys:  # a word of the store's own keys at the closest distance wins outright
+            return Correction(word, max(closest_keys, key=lambda w: (self.weight(w, typed), w)), best)
+        chosen = self._likeliest(typed, found, best)
+        return Correction(word, chosen, found[chosen])
+
+    def _within_limit(self, typed: str, preferred: Collection[str]) -> dict[str, int]:
+        """Known words (and the store's own key words) within the edit limit of ``typed``, with their distances."""
         limit = self.max_distance if len(typed) >= self.min_length_for_2 else min(self.max_distance, 1)
         found = dict(self.candidates(typed, limit))
         if preferred:
             for other, distance, _ in process.extract(typed, preferred, scorer=OSA.distance, score_cutoff=limit,
                                                       limit=None):
                 found[str(other)] = int(distance)
-        if not found:
-            return None
-        best = min(found.values())
-        tied = [w for w, d in found.items() if d == best]
-        chosen = max(tied, key=lambda w: (w in preferred, self._weight(w, typed), -self._rows.get(w, len(self.words))))
-        return Correction(word, chosen, best)
+        return found
 
-    def _weight(self, candidate: str, typed: str) -> float:
-        rank = self._rows.get(candidate, len(self.words))
-        return channel_log_probability(candidate, typed) - self.zipf * math.log(rank + 1)
+    def _likeliest(self, typed: str, found: dict[str, int], best: int) -> str:
+        """The candidate of highest weight, by branch and bound.
+
+        No edit is likelier than the channel's likeliest outcome, so a bound on each candidate's weight
+        orders them, and the exact weight (an alignment) is computed only while a candidate's bound can
+        still beat the best weight found.
+        """
+        top = math.log(self.channel.likeliest)
+        bounded = sorted(((self._prior(w) + top * d - self._penalty(d - best), w)
+                          for w, d in found.items() if d <= best + 1), reverse=True)
+        chosen, score = "", -math.inf
+        for bound, w in bounded:
+            if bound < score:
+                break
+            weight = self.weight(w, typed, found[w] - best)
+            if weight > score or (weight == score and self._rank(w) < self._rank(chosen)):
+                chosen, score = w, weight
+        return chosen
+
+    def _penalty(self, farther: int) -> float:
+        return self.farther * farther if farther else 0.0  # 0 * inf would be nan: farther=inf is distance-first
+
+    def _rank(self, word: str) -> int:
+        return self._rows.get(word, len(self.words))
+
+    def _prior(self, word: str) -> float:
+        return -self.zipf * math.log(self._rank(word) + 1)
+
+    def weight(self, candidate: str, typed: str, farther: int = 0) -> float:
+        """The log weight of ``candidate`` for ``typed``: channel, frequency prior, and ``farther``
+        extra edits beyond the closest candidate's at ``self.farther`` nats each.
+        """
+        return channel_log_probability(candidate, typed, self.channel) + self._prior(candidate) - self._penalty(farther)
+
+
+_OPTIONS = frozenset({"max_distance", "min_length_for_2", "zipf", "farther", "channel"})
 
 
 def index_file(layout: CacheLayout, name: str) -> Path:

@@ -16,7 +16,8 @@ async def database(request: Request) -> Database:
     """The store this worker process opened at start-up. A request that comes while it is still
     opening or warming waits for it (``app.state.warm_wait`` seconds at most, on the event loop
     without blocking it: several workers share one port, so a probe cannot steer requests to a warm
-    one), then answers 503."""
+    one), then answers 503.
+    """
     loop = asyncio.get_running_loop()
     deadline = loop.time() + float(request.app.state.warm_wait)
     while request.app.state.readiness[0] == "warming" and loop.time() < deadline:
