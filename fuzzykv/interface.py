@@ -203,7 +203,8 @@ class BaseDatabase(MutableMapping[str, str], ABC):
     ) -> list[list[str]]:
         """:meth:`query` for many texts in one pass: one attention product, one decode."""
         listed = as_texts(texts, "query_batch")
-        return self._query_batch(listed, self._options(k, exact, 1, min_similarity, working=False))
+        options = self._options(k, exact, 1, min_similarity, working=False)
+        return self._query_batch(listed, options) if listed else []
 
     def search_batch(
         self, texts: Sequence[str], k: int = 5, *, exact: bool = False, attention_k: int | None = None,
@@ -215,7 +216,8 @@ class BaseDatabase(MutableMapping[str, str], ABC):
         fails the whole batch, naming it.
         """
         listed = as_texts(texts, "search_batch")
-        return self._search_batch(listed, self._options(k, exact, attention_k, min_similarity))
+        options = self._options(k, exact, attention_k, min_similarity)
+        return self._search_batch(listed, options) if listed else []
 
     def nearest(self, text: str, k: int = 3) -> list[Neighbour]:
         """Exact k-nearest neighbours among the keys: (key, value, cosine similarity), nearest first."""

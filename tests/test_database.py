@@ -371,3 +371,9 @@ def test_update_reads_an_object_with_keys_as_dict_update_does(writeup_db: Databa
     db.update(_KeysAndGetitem({"cat": "animal", "ball": "toy"}), sphere="shape")
     assert dict(db.items()) == {"cat": "animal", "ball": "toy", "sphere": "shape"}
     assert dict(Database(_KeysAndGetitem({"dog": "animal"}), embeddings=writeup_db.embeddings).items()) == {"dog": "animal"}
+
+
+def test_an_empty_batch_answers_nothing_but_checks_its_options(writeup_db: Database) -> None:
+    assert writeup_db.query_batch([]) == [] and writeup_db.search_batch([]) == []
+    with pytest.raises(InvalidOptionError):
+        writeup_db.search_batch([], k=0)

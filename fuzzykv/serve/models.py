@@ -13,8 +13,10 @@ from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Fie
 
 from .config import LIMITS
 
-#: A text holds a character other than white space (a blank text embeds to nothing).
-NOT_BLANK = r"\S"
+#: A text holds a character other than white space (a blank text embeds to nothing). The white space
+#: is listed, as ``str.split`` counts it, rather than written ``\S``: regex dialects disagree on what
+#: ``\s`` holds (U+0085, U+001C-U+001F), and the schema's readers and pydantic must agree exactly.
+NOT_BLANK = r"[^\t-\r\x1c-\x20\u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]"
 
 
 def _encodable(text: str) -> str:

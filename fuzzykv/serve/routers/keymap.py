@@ -107,14 +107,14 @@ def draw_map(
 def place(body: PlaceBody, db: ServedDatabase) -> PlaceAnswer:
     """Where texts land on a map drawn by ``GET /v1/map`` (pass back its ``projection``)."""
     dim = db.embeddings.dim
-    mean = np.asarray(body.projection.mean, dtype=np.float64)
-    axes = np.asarray(body.projection.axes, dtype=np.float64)
-    if mean.shape != (dim,) or axes.shape != (2, dim):
+    if len(body.projection.mean) != dim or [len(axis) for axis in body.projection.axes] != [dim, dim]:
         raise InvalidOptionError(
             f"the projection has mean of length {len(body.projection.mean)} and axes of lengths "
             f"{[len(axis) for axis in body.projection.axes]}; this store's vectors have {dim} dimensions: "
             "pass back the projection GET /v1/map answered"
         )
+    mean = np.asarray(body.projection.mean, dtype=np.float64)
+    axes = np.asarray(body.projection.axes, dtype=np.float64)
     with np.errstate(over="ignore", invalid="ignore"):
         xy = (units(db, list(body.texts)) - mean) @ axes.T
     if not np.isfinite(xy).all():
