@@ -5,7 +5,9 @@ A page asks for one with a line of its own:
 - ``<!-- generated: settings -->``: every field of :class:`fuzzykv.Settings` (name, type, default,
   the ``help`` of its field metadata, and the command-line flag that sets it, if any);
 - ``<!-- generated: cli -->``: every command of the ``fuzzykv`` click group, with its help, usage
-  and options, in the words ``fuzzykv COMMAND --help`` prints.
+  and options, in the words ``fuzzykv COMMAND --help`` prints;
+- ``<!-- generated: errors -->``: every error class of :mod:`fuzzykv.errors` with the HTTP status and
+  type name it states (the service answers them, the remote client raises them again).
 
 (mkdocs-click would render the second, but its 0.9 prints click 8.3+'s ``Sentinel.UNSET`` as the
 default of every option without one: mkdocs/mkdocs-click#95.) The benchmark figures are written by
@@ -107,7 +109,23 @@ def cli_reference() -> str:
     return "\n".join(lines)
 
 
-GENERATORS = {"settings": settings_table, "cli": cli_reference}
+def errors_table() -> str:
+    """Every error class the service can answer, by status: its type name and docstring's first line."""
+    import fuzzykv.errors as errors
+
+    classes = sorted(
+        (kind for kind in vars(errors).values()
+         if isinstance(kind, type) and issubclass(kind, errors.FuzzyKVError) and kind is not errors.FuzzyKVError),
+        key=lambda kind: (kind.http_status, kind.error_type),
+    )
+    rows = ["| status | type | when |", "|---|---|---|"]
+    for kind in classes:
+        summary = (inspect.getdoc(kind) or "").split("\n\n", 1)[0].replace("\n", " ")
+        rows.append(f"| {kind.http_status} | `{kind.error_type}` | {cell(summary)} |")
+    return "\n".join(rows)
+
+
+GENERATORS = {"settings": settings_table, "cli": cli_reference, "errors": errors_table}
 
 
 def expand(markdown: str) -> str:
