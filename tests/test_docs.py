@@ -199,3 +199,12 @@ def test_the_demo_block_shows_what_the_demo_prints(glove: Any) -> None:
     printed = CliRunner().invoke(main, ["demo"]).stdout.splitlines()
     shown = [line for line in block.splitlines() if line.strip() != "..."]
     assert shown and all(line in printed for line in shown), (shown, printed)
+
+
+def test_the_errors_table_lists_every_error_class_with_its_status() -> None:
+    import fuzzykv.errors as errors
+
+    table = generated.expand("<!-- generated: errors -->")
+    for kind in vars(errors).values():
+        if isinstance(kind, type) and issubclass(kind, errors.FuzzyKVError) and kind is not errors.FuzzyKVError:
+            assert f"| {kind.http_status} | `{kind.error_type}` |" in table
