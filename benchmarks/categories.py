@@ -188,7 +188,7 @@ def per_key(name: str, similarity: str, temperature: float) -> Rule:
 
 
 def shifted(mix: float, temperature: float, beta: float, name: str | None = None) -> Rule:
-    """fuzzykv's rule (fuzzykv/rule.py): each key scored as its direction moved toward its value's,
+    """A per-key rule (tried, not shipped: it loses on big stores): each key scored as its direction moved toward its value's,
     logit = (cos(q, unit(k) + mix * unit(v)) + beta * cos(q, v)) / T; softmax over the keys, blend of
     their values; classify is the value with the most attention. mix = 0 is the rule before issue 24."""
     label = name or f"shifted keys mix={mix} T={temperature} beta={beta}"
