@@ -27,7 +27,8 @@ from .results import Classification, Neighbour, QueryResult
 from .search.pipeline import CLASSIFY_KEYS, Answered, Part, Pipeline
 from .settings import Options, Settings, given_options, positive_int
 from .store.record import PROBES, StoreRecord, record_of
-from .store.sqlite import Rows, Store
+from .store.rows import Rows
+from .store.sqlite import Store
 from .store.synced import SyncedPairs
 
 if TYPE_CHECKING:  # NOTE: encoders import torch, which only a store with an encoder needs

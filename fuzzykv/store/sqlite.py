@@ -13,15 +13,11 @@ import json
 import sqlite3
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from ..errors import (
     NotAStoreError,
-    NotTextError,
     ReadOnlyStoreError,
     StoreClosedError,
     StoreError,
@@ -29,34 +25,13 @@ from ..errors import (
     StoreVersionError,
 )
 from .files import check_header, check_is_ours, create, damaged, translate, uri_for, writable
-from .schema import FORMAT, SCHEMA_VERSION, VECTOR
+from .rows import Changes, Rows, as_bytes, check_text, decode
+from .schema import FORMAT, SCHEMA_VERSION
 from .snapshot import Mark
 
 # SQLite integers are signed 64-bit; a sequence or epoch beyond this is a damaged file.
 _INT64_MAX = (1 << 63) - 1
 _savepoint_names = itertools.count()
-
-
-@dataclass(frozen=True)
-class Rows:
-    """Pairs read from the file, with their vectors as (n, dim) float32 matrices."""
-
-    keys: list[str]
-    values: list[str]
-    key_vectors: np.ndarray
-    value_vectors: np.ndarray
-    #: Each pair's rowid in the file (its place in insertion order), when read from a file.
-    rowids: list[int] | None = field(default=None)
-
-
-@dataclass(frozen=True)
-class Changes:
-    """What other writers did since a position: everything (``reload``) or the pairs set and deleted."""
-
-    position: tuple[int, int]  # (epoch, seq) after these changes
-    reload: bool
-    rows: Rows
-    deleted: list[str]
 
 
 class Store:
@@ -340,36 +315,7 @@ class Store:
 
     def _rows(self, statement: str, parameters: Sequence[object], dim: int) -> Rows:
         """Rows selected as (rowid, key, value, key_vector, value_vector), returned in rowid (insertion) order."""
-        found = self._sql(statement, parameters)
-        found.sort(key=lambda row: row[0])
-        rowids, keys, values, key_blobs, value_blobs = (list(column) for column in zip(*found)) if found else ([], [], [], [], [])
-        width = dim * VECTOR.itemsize
-        # Checked column by column in C (a million rows in tens of milliseconds); the loop finds the culprit.
-        if not ({type(t) for t in keys} | {type(t) for t in values}) <= {str}:
-            row = next(r for r in found if not (isinstance(r[1], str) and isinstance(r[2], str)))
-            raise StoreError(
-                f"{str(self.path)!r} holds a key or value that is not text ({row[1]!r}); the store is damaged: "
-                "restore it from a backup or export what is readable"
-            )
-        if not ({type(b) for b in key_blobs} | {type(b) for b in value_blobs}) <= {bytes} or \
-                not set(map(len, key_blobs)) | set(map(len, value_blobs)) <= {width}:
-            row = next(r for r in found if not (isinstance(r[3], bytes) and isinstance(r[4], bytes)
-                                                and len(r[3]) == len(r[4]) == width))
-            raise StoreError(
-                f"{str(self.path)!r} holds vectors that are not {dim}-dimensional float32 (key {row[1]!r}); "
-                "the store is damaged: restore it from a backup"
-            )
-        key_vectors = np.frombuffer(b"".join(key_blobs), dtype=VECTOR).reshape(len(found), dim)
-        value_vectors = np.frombuffer(b"".join(value_blobs), dtype=VECTOR).reshape(len(found), dim)
-        for name, vectors in (("key", key_vectors), ("value", value_vectors)):
-            finite = np.isfinite(vectors).all(axis=1)
-            if not finite.all():
-                bad = [keys[i] for i in np.flatnonzero(~finite)[:3].tolist()]
-                raise StoreError(
-                    f"{str(self.path)!r} holds {int((~finite).sum()):,} {name} vectors that are not finite (NaN or "
-                    f"infinity; keys {bad!r}): the store is damaged; restore it from a backup, or set those keys again"
-                )
-        return Rows(keys, values, key_vectors, value_vectors, rowids)  # read-only views of the joined bytes
+        return decode(self._sql(statement, parameters), dim, self.path)
 
     # -- writing (inside ``transaction()``) --------------------------------------------------
 
@@ -387,13 +333,13 @@ class Store:
         :raises NotTextError: a key or value SQLite cannot store as UTF-8 text (a lone surrogate).
         """
         for text in itertools.chain(rows.keys, rows.values):
-            _check_text(text)
+            check_text(text)
         self._sql_many(
             "INSERT INTO fuzzykv_pairs (key, value, key_vector, value_vector, seq) VALUES (?, ?, ?, ?, ?) "
             "ON CONFLICT (key) DO UPDATE SET value = excluded.value, key_vector = excluded.key_vector, "
             "value_vector = excluded.value_vector, seq = excluded.seq",
             [
-                (k, v, _bytes(kv), _bytes(vv), seq)
+                (k, v, as_bytes(kv), as_bytes(vv), seq)
                 for k, v, kv, vv in zip(rows.keys, rows.values, rows.key_vectors, rows.value_vectors)
             ],
         )
@@ -403,7 +349,7 @@ class Store:
     def delete(self, seq: int, keys: Sequence[str]) -> None:
         """Delete ``keys`` and leave a tombstone at ``seq`` for each, so that other processes' readers drop them too."""
         for key in keys:
-            _check_text(key)
+            check_text(key)
         self._sql_many("DELETE FROM fuzzykv_pairs WHERE key = ?", [(k,) for k in keys])
         self._sql_many("INSERT OR REPLACE INTO fuzzykv_deleted (key, seq) VALUES (?, ?)", [(k, seq) for k in keys])
 
@@ -416,21 +362,6 @@ class Store:
         self._sql("DELETE FROM fuzzykv_deleted")
         self._sql("UPDATE fuzzykv_meta SET value = ? WHERE name = 'epoch'", (str(epoch + 1),))
         return epoch + 1, seq
-
-
-def _bytes(vector: np.ndarray) -> bytes:
-    return np.ascontiguousarray(vector, dtype=VECTOR).tobytes()
-
-
-def _check_text(text: str) -> None:
-    """Refuse, before writing, text that is not valid Unicode (lone surrogates cannot be stored as UTF-8)."""
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError as error:
-        raise NotTextError(
-            f"{text!r} holds a lone surrogate ({error.object[error.start:error.end]!r} at {error.start}), which is "
-            "not text a store can keep; decode your input with errors='replace' or fix it"
-        ) from error
 
 
 def _settings_json(settings: dict[str, Any], path: Path) -> str:

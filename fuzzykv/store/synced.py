@@ -18,8 +18,9 @@ from pathlib import Path
 from ..errors import StoreClosedError, StoreError
 from ..pairs import HeldPairs
 from . import snapshot
+from .rows import Changes, Rows
 from .snapshot import Mark
-from .sqlite import Changes, Rows, Store
+from .sqlite import Store
 
 
 class SyncedPairs:

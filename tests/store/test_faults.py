@@ -25,7 +25,8 @@ from fuzzykv import Database, NotAStoreError, NotTextError, StoreError
 from fuzzykv.embed.vectors import Embeddings
 from fuzzykv.pairs import HeldPairs
 from fuzzykv.store import snapshot as mapped_pairs
-from fuzzykv.store.sqlite import Rows, Store
+from fuzzykv.store.rows import Rows
+from fuzzykv.store.sqlite import Store
 from fuzzykv.store.synced import SyncedPairs
 
 DIM = 4
