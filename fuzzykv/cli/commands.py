@@ -7,23 +7,21 @@ Options that shape answers come from :class:`fuzzykv.settings.Settings`, declare
 from __future__ import annotations
 
 import json
-import math
 import sys
-from collections.abc import Callable, Mapping
-from dataclasses import fields
+from collections.abc import Mapping
 from functools import wraps
-from typing import TYPE_CHECKING, Any, Literal, TypeVar, get_args, get_origin
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from ..errors import FuzzyKVError
 from ..settings import IndexKind, Settings
+from .options import QUERY_SETTINGS, WARM_SETTINGS, F, answer_options, given_settings, settings_options, store_options
+from .output import note_reading, notes, print_result, result_json
 
 if TYPE_CHECKING:
     from ..database import Database
-    from ..results import QueryResult
 
-F = TypeVar("F", bound=Callable[..., Any])
 
 #: The write-up's store and its six queries.
 DEMO_PAIRS: Mapping[str, str] = {
@@ -31,11 +29,6 @@ DEMO_PAIRS: Mapping[str, str] = {
 }
 DEMO_QUERIES = ("rhombus", "parabola", "female", "seven", "seventy", "cylinder")
 IMPORT_CHUNK = 10_000
-#: Settings a command line user sets per call (the others are a store's own business).
-QUERY_SETTINGS = ("similarity", "temperature", "value_weight", "vocabulary_size", "answers", "unknown", "attend_to", "device")
-STORE_SETTINGS = (*QUERY_SETTINGS, "unknown_stored")
-#: Settings that name a cache file: ``fuzzykv warm`` builds the one they pick.
-WARM_SETTINGS = ("vocabulary_size", "index", "n_trees", "hnsw_m", "hnsw_ef_construction")
 
 
 def _clean_errors(command: F) -> F:
@@ -57,91 +50,20 @@ def _for_the_command_line(message: str) -> str:
             .replace("open it without read_only", "use a command that writes (set, import)"))
 
 
-def _settings_options(names: tuple[str, ...]) -> Callable[[F], F]:
-    """Click options for some fields of Settings, from their declarations (type, help)."""
-    by_name = {f.name: f for f in fields(Settings)}
-
-    def decorate(command: F) -> F:
-        for name in reversed(names):
-            declared = by_name[name]
-            kind = click.FloatRange(min=0) if name == "value_weight" else _click_type(declared.type)
-            flag = "--" + name.replace("_", "-")
-            command = click.option(flag, name, type=kind, default=None, help=str(declared.metadata["help"]))(command)
-        return command
-
-    return decorate
 
 
-def _click_type(annotation: object) -> Any:
-    text = str(annotation)
-    for alias, choices in (("Similarity", "Similarity"), ("AttendTo", "AttendTo"), ("Answers", "Answers"),
-                           ("Unknown", "Unknown"), ("IndexKind", "IndexKind")):
-        if alias in text:
-            from .. import settings as module
-
-            literal = getattr(module, choices)
-            return click.Choice(list(get_args(literal)) if get_origin(literal) is Literal else list(literal))
-    if "float" in text:
-        return click.FloatRange(min=0, min_open=True)
-    if "int" in text:
-        return click.IntRange(min=1)
-    return click.STRING
 
 
-def _answer_options(command: F) -> F:
-    """The options every querying command shares."""
-    options = [
-        click.option("--k", "k", type=click.IntRange(min=1), default=5, show_default=True, help="How many words to answer."),
-        click.option("--exact", is_flag=True, help="Decode by exact search over the vocabulary instead of its index."),
-        click.option("--embeddings", type=click.Path(dir_okay=False), default=None,
-                     help="A GloVe or word2vec vectors file (default: GloVe 6B 50d)."),
-    ]
-    for option in reversed(options):
-        command = option(command)
-    return _settings_options(QUERY_SETTINGS)(command)
 
 
-def _note_reading(db: Database, text: str) -> None:
-    """Note on stderr how ``text`` was read (corrected or guessed words), as ``query`` does."""
-    if text in db or not len(db):
-        return
-    _notes(db.search(text, k=1, attention_k=1))
 
 
-def _given(options: dict[str, Any], names: tuple[str, ...]) -> dict[str, Any]:
-    return {name: options.pop(name) for name in names if options.get(name) is not None}
 
 
-def _as_json(result: QueryResult) -> dict[str, Any]:
-    return {
-        "text": result.text,
-        "words": result.words,
-        "candidates": [{"word": w, "similarity": s} for w, s in result.candidates],
-        "attention": [{"key": key, "weight": w} for key, w in result.attention],
-        "best_similarity": result.best_similarity if math.isfinite(result.best_similarity) else None,
-        "ignored": list(result.ignored),
-        "corrections": [{"typed": c.typed, "used": c.used, "distance": c.distance} for c in result.corrections],
-        "spelled": list(result.spelled),
-        "approximate": result.approximate,
-    }
 
 
-def _print_result(result: QueryResult, top_keys: int | None = None) -> None:
-    click.echo(f"{result.text:<10} {' '.join(result.words)}")
-    shown = result.attention if top_keys is None else result.attention[:top_keys]
-    click.echo(f"{'':<10} attention: {', '.join(f'{key} {w:.3f}' for key, w in shown)}")
-    if result.ignored:
-        click.echo(f"{'':<10} ignored (no vector): {', '.join(result.ignored)}")
-    _notes(result)
 
 
-def _notes(result: QueryResult) -> None:
-    """On stderr: the words read as other spellings, and those guessed from their spelling."""
-    for c in result.corrections:
-        click.echo(f"note: {result.text!r}: read {c.typed!r} as {c.used!r} ({c.distance} edit{'s' * (c.distance > 1)})",
-                   err=True)
-    if result.spelled:
-        click.echo(f"note: {result.text!r}: guessed {', '.join(map(repr, result.spelled))} from spelling", err=True)
 
 
 def _open(store: str, *, read_only: bool, options: dict[str, Any] | None = None, create: bool = False) -> Database:
@@ -195,29 +117,29 @@ def main(context: click.Context, quiet: bool) -> None:
 
 
 @main.command()
-@_answer_options
+@answer_options
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON document with every answer.")
 @_clean_errors
 def demo(k: int, exact: bool, embeddings: str | None, as_json: bool, **options: Any) -> None:
     """Query the write-up's store with its six queries, showing each answer's top attention keys."""
     from ..database import Database
 
-    db = Database(DEMO_PAIRS, embeddings=embeddings, **_given(options, QUERY_SETTINGS))
+    db = Database(DEMO_PAIRS, embeddings=embeddings, **given_settings(options, QUERY_SETTINGS))
     if as_json:
         results = [db.search(text, k=k, exact=exact) for text in DEMO_QUERIES]
-        click.echo(json.dumps([_as_json(r) for r in results], indent=2, ensure_ascii=False))
+        click.echo(json.dumps([result_json(r) for r in results], indent=2, ensure_ascii=False))
         return
     click.echo(f"store: {dict(DEMO_PAIRS)}")
     click.echo(f"attention: {db.similarity}, temperature {db.temperature:g}; decode: {'exact' if exact else db.settings.index}\n")
     for text in DEMO_QUERIES:
-        _print_result(db.search(text, k=k, exact=exact), top_keys=3)
+        print_result(db.search(text, k=k, exact=exact), top_keys=3)
 
 
 @main.command()
 @click.option("--pairs", "pairs_path", type=click.Path(dir_okay=False),
               help="Query a store made from this file (JSON, JSON Lines or TSV) instead of a store file.")
 @click.argument("words", nargs=-1, required=True, metavar="[STORE] TEXT...")
-@_answer_options
+@answer_options
 @click.option("--min-similarity", type=click.FloatRange(-1, 1), default=None,
               help="Answer nothing unless some key has at least this cosine similarity.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON document with every answer.")
@@ -228,7 +150,7 @@ def query(pairs_path: str | None, words: tuple[str, ...], k: int, exact: bool, e
     from ..database import Database
     from .transfer import read_pairs
 
-    given = _given(options, QUERY_SETTINGS)
+    given = given_settings(options, QUERY_SETTINGS)
     if pairs_path is not None:
         from pathlib import Path
 
@@ -245,30 +167,26 @@ def query(pairs_path: str | None, words: tuple[str, ...], k: int, exact: bool, e
         results = [db.search(text, k=k, exact=exact, min_similarity=min_similarity) for text in texts]
     unanswered = [r for r in results if not r.words]
     if as_json:
-        click.echo(json.dumps([_as_json(r) for r in results], indent=2, ensure_ascii=False))
+        click.echo(json.dumps([result_json(r) for r in results], indent=2, ensure_ascii=False))
     else:
         for result in results:
             if result.words:
-                _print_result(result, top_keys=3)
+                print_result(result, top_keys=3)
             else:
-                _notes(result)
+                notes(result)
     if unanswered:
         raise click.ClickException("; ".join(
             f"no key is close enough to {r.text!r}: the best has similarity {r.best_similarity:.3f} < {min_similarity}"
             for r in unanswered))
 
 
-def _store_options(command: F) -> F:
-    command = _settings_options(STORE_SETTINGS)(command)
-    return click.option("--embeddings", type=click.Path(dir_okay=False), default=None,
-                        help="A GloVe or word2vec vectors file (default: GloVe 6B 50d).")(command)
 
 
 @main.command(name="set")
 @click.argument("store", type=click.Path(dir_okay=False))
 @click.argument("key")
 @click.argument("value")
-@_store_options
+@store_options
 @_clean_errors
 def set_pair(store: str, key: str, value: str, **options: Any) -> None:
     """Store KEY -> VALUE in STORE (created if missing); durable when the command returns."""
@@ -294,12 +212,12 @@ def delete(store: str, key: str) -> None:
 @click.option("--min-similarity", type=click.FloatRange(-1, 1), default=None,
               help="Fail unless the nearest key has at least this cosine similarity.")
 @click.option("--json", "as_json", is_flag=True, help="Print the value with the key that answered and its similarity, as JSON.")
-@_store_options
+@store_options
 @_clean_errors
 def get(store: str, text: str, min_similarity: float | None, as_json: bool, **options: Any) -> None:
     """Print the value of the key equal to TEXT, else of the nearest key."""
     with _open(store, read_only=True, options=options) as db:
-        _note_reading(db, text)
+        note_reading(db, text)
         if text in db:
             key, value, similarity = text, db[text], 1.0
         else:
@@ -323,14 +241,14 @@ def get(store: str, text: str, min_similarity: float | None, as_json: bool, **op
 @click.argument("text")
 @click.option("--k", "k", type=click.IntRange(min=1), default=3, show_default=True, help="How many keys.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
-@_store_options
+@store_options
 @_clean_errors
 def nearest(store: str, text: str, k: int, as_json: bool, **options: Any) -> None:
     """Print the K keys nearest to TEXT, with their values and cosine similarities."""
     with _open(store, read_only=True, options=options) as db:
         if not len(db):
             raise click.ClickException(f"{store} holds no pairs")
-        _note_reading(db, text)
+        note_reading(db, text)
         found = db.nearest(text, k=k)
     if as_json:
         click.echo(json.dumps([n._asdict() for n in found], ensure_ascii=False))
@@ -345,14 +263,14 @@ def nearest(store: str, text: str, k: int, as_json: bool, **options: Any) -> Non
 @click.option("--k", "k", type=click.IntRange(min=1), default=5, show_default=True,
               help="How many of the nearest keys to list after the shares.")
 @click.option("--json", "as_json", is_flag=True, help="Print the label, the shares and the nearest keys as JSON.")
-@_store_options
+@store_options
 @_clean_errors
 def classify(store: str, text: str, k: int, as_json: bool, **options: Any) -> None:
     """Print the value TEXT's attention favours: each distinct value scores the attention its keys
     carry, as `query` blends them. Then, on stderr, each value's share and the K nearest keys.
     """
     with _open(store, read_only=True, options=options) as db:
-        _note_reading(db, text)
+        note_reading(db, text)
         verdict = db.classify(text, k=k)
     if as_json:
         click.echo(json.dumps({
@@ -386,7 +304,7 @@ def info(store: str, embeddings: str | None) -> None:
 @main.command(name="import")
 @click.argument("store", type=click.Path(dir_okay=False))
 @click.argument("pairs_path", metavar="PAIRS", type=click.Path(dir_okay=False))
-@_store_options
+@store_options
 @_clean_errors
 def import_pairs(store: str, pairs_path: str, **options: Any) -> None:
     """Add the pairs of PAIRS (JSON, JSON Lines or TSV, as `export` writes them) to STORE, in one transaction."""
@@ -421,7 +339,7 @@ def export(store: str, form: str) -> None:
 
 @main.command()
 @click.option("--all-indexes", is_flag=True, help="Build both vocabulary indexes (hnsw and annoy), not only --index's.")
-@_settings_options(WARM_SETTINGS)
+@settings_options(WARM_SETTINGS)
 @_clean_errors
 def warm(all_indexes: bool, **options: Any) -> None:
     """Build every cache ahead of time (the default vectors, the spelling index, the vocabulary
@@ -429,7 +347,7 @@ def warm(all_indexes: bool, **options: Any) -> None:
     """
     from .warm import warm as build
 
-    settings = Settings.from_options(**_given(options, WARM_SETTINGS))
+    settings = Settings.from_options(**given_settings(options, WARM_SETTINGS))
     kinds: tuple[IndexKind, ...] = ("hnsw", "annoy") if all_indexes else (settings.index,)
     build(settings, kinds, report=lambda done: click.echo(f"ready: {done.name} ({done.seconds:.1f} s): {done.path}", err=True))
 
