@@ -24,6 +24,7 @@ from fuzzykv.serve.app import create_app
 from fuzzykv.serve.client import RemoteDatabase
 from fuzzykv.serve.config import LIMITS, ServeConfig
 from fuzzykv.serve.errors import error_response
+from fuzzykv.serve.models import NOT_BLANK
 
 PAIRS = {"one": "number", "cat": "animal", "dog": "animal", "ball": "toy", "sphere": "shape", "male": "gender"}
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
@@ -187,7 +188,7 @@ def test_the_schema_declares_auth_errors_and_limits(store: Database) -> None:
     assert (query["attention_k"]["minimum"], query["attention_k"]["maximum"]) == (1, LIMITS.max_k)
     assert models["QueryBody"]["additionalProperties"] is False
     text = models["ClassifyBody"]["properties"]["text"]
-    assert (text["minLength"], text["maxLength"], text["pattern"]) == (1, LIMITS.max_text_chars, r"\S")
+    assert (text["minLength"], text["maxLength"], text["pattern"]) == (1, LIMITS.max_text_chars, NOT_BLANK)
     pair = models["PairIn"]
     assert pair["additionalProperties"] is False and pair["properties"]["key"]["maxLength"] == LIMITS.max_text_chars
     assert {"words", "text", "vocabulary_size", "every_word", "key"} <= set(models["ErrorDetail"]["properties"])
@@ -382,3 +383,13 @@ def test_the_client_update_reads_keys_and_getitem_as_dict_update(store: Database
     assert store["kitten"] == "animal"
     with pytest.raises(errors.EmptyTextError):  # the same class a local store raises, checked before sending
         remote.update({"   ": "animal"})
+
+
+def test_the_not_blank_pattern_agrees_with_what_python_calls_white_space() -> None:
+    import re
+
+    for code in range(0x3001):
+        char = chr(code)
+        if 0xD800 <= code <= 0xDFFF:
+            continue
+        assert bool(re.search(NOT_BLANK, char)) == bool(char.split()), hex(code)
