@@ -48,12 +48,8 @@ def create(path: Path) -> None:
     """
     try:
         fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".new", dir=path.parent)
-    except PermissionError as error:
-        raise ReadOnlyStoreError(
-            f"cannot create a store at {str(path)!r}: its folder cannot be written ({error}); pick a writable folder"
-        ) from error
     except OSError as error:
-        raise StoreError(f"cannot create a store at {str(path)!r} ({error}); check the path and free space") from error
+        raise _cannot_create(path, error) from error
     os.close(fd)
     staging = Path(name)
     try:
@@ -81,12 +77,8 @@ def create(path: Path) -> None:
         fsync_file(path.parent)
     except sqlite3.Error as error:
         raise translate(error, path) from error
-    except PermissionError as error:
-        raise ReadOnlyStoreError(
-            f"cannot create a store at {str(path)!r}: its folder cannot be written ({error}); pick a writable folder"
-        ) from error
     except OSError as error:
-        raise StoreError(f"cannot create a store at {str(path)!r} ({error}); check the path and free space") from error
+        raise _cannot_create(path, error) from error
     finally:
         staging.unlink(missing_ok=True)
 
@@ -160,3 +152,12 @@ def uri_for(path: Path, read_only: bool) -> tuple[str, bool]:
     if Path(f"{path}-wal").exists() and Path(f"{path}-shm").exists():
         return f"{base}?mode=ro", False
     return f"{base}?mode=ro&immutable=1", True
+
+
+def _cannot_create(path: Path, error: OSError) -> StoreError:
+    """Why a store could not be created at ``path``: an unwritable folder, or another OS error."""
+    if isinstance(error, PermissionError):
+        return ReadOnlyStoreError(
+            f"cannot create a store at {str(path)!r}: its folder cannot be written ({error}); pick a writable folder"
+        )
+    return StoreError(f"cannot create a store at {str(path)!r} ({error}); check the path and free space")
