@@ -45,7 +45,6 @@ def as_dict(pairs: Mapping[str, str] | Iterable[tuple[str, str]]) -> dict[str, s
     return out
 
 
-
 def similarity_bound(value: float | None) -> float:
     """``min_similarity`` as a bound: ``None`` admits everything."""
     if value is None:
@@ -53,7 +52,6 @@ def similarity_bound(value: float | None) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not -1 <= value <= 1:
         raise InvalidOptionError(f"min_similarity must be a cosine similarity between -1 and 1, got {value!r}")
     return float(value)
-
 
 
 class Snapshotting(Protocol):
