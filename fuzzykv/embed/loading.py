@@ -174,15 +174,6 @@ def default_vectors_folder(layout: CacheLayout) -> Path:
     return layout.versioned / "glove-6b-50d-npy"
 
 
-def keyed_vectors_of(words: list[str], vectors: np.ndarray, index: dict[str, int] | None = None) -> KeyedVectors:
-    """A gensim ``KeyedVectors`` over ``vectors`` as they are (a memory map stays one), without a copy."""
-    from gensim.models import KeyedVectors
-
-    keyed_vectors = KeyedVectors(vectors.shape[1])
-    keyed_vectors.index_to_key = words
-    keyed_vectors.key_to_index = index if index is not None else {word: row for row, word in enumerate(words)}
-    keyed_vectors.vectors = vectors
-    return keyed_vectors
 
 
 def _convert_default_vectors(folder: Path) -> None:

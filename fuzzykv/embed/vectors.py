@@ -96,7 +96,6 @@ class Embeddings:
         embeddings that did not come as one).
         """
         if self._keyed_vectors is None:
-            from .loading import keyed_vectors_of
 
             self._keyed_vectors = keyed_vectors_of(self._words, self._vectors, self._index)
         return self._keyed_vectors
@@ -228,3 +227,12 @@ def fingerprint_of(words: Sequence[str], vectors: np.ndarray) -> str:
     return digest.hexdigest()
 
 
+def keyed_vectors_of(words: list[str], vectors: np.ndarray, index: dict[str, int] | None = None) -> KeyedVectors:
+    """A gensim ``KeyedVectors`` over ``vectors`` as they are (a memory map stays one), without a copy."""
+    from gensim.models import KeyedVectors
+
+    keyed_vectors = KeyedVectors(vectors.shape[1])
+    keyed_vectors.index_to_key = words
+    keyed_vectors.key_to_index = index if index is not None else {word: row for row, word in enumerate(words)}
+    keyed_vectors.vectors = vectors
+    return keyed_vectors
