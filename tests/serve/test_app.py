@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import WRITEUP_PAIRS
 from fastapi.testclient import TestClient
 
 from fuzzykv import Database, Embeddings, StoreFullError, StoreSettingsError
@@ -15,7 +16,7 @@ from fuzzykv.serve.config import LIMITS, ServeConfig
 from fuzzykv.serve.errors import status_of
 from fuzzykv.serve.models import QueryAnswer, QueryBatchAnswer
 
-PAIRS = {"one": "number", "cat": "animal", "dog": "animal", "ball": "toy", "sphere": "shape", "male": "gender"}
+PAIRS = WRITEUP_PAIRS
 TOKEN = "s3cret-token"
 
 

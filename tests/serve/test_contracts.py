@@ -16,7 +16,9 @@ from typing import Any
 
 import httpx
 import pytest
+import test_app
 from fastapi.testclient import TestClient
+from test_app import PAIRS, client_for, error_of
 from test_service import TOKEN, Server, start, stop
 
 from fuzzykv import Database, Embeddings, errors
@@ -26,26 +28,8 @@ from fuzzykv.serve.config import LIMITS, ServeConfig
 from fuzzykv.serve.errors import error_response
 from fuzzykv.serve.models import NOT_BLANK
 
-PAIRS = {"one": "number", "cat": "animal", "dog": "animal", "ball": "toy", "sphere": "shape", "male": "gender"}
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
-
-
-@pytest.fixture()
-def store(tmp_path: Path, glove: Embeddings) -> Iterator[Database]:
-    with Database.open(tmp_path / "s.fkv") as db:
-        db.update(PAIRS)
-        yield db
-
-
-def client_for(db: Any, **config: Any) -> TestClient:
-    return TestClient(create_app(ServeConfig(store=Path("unused.fkv"), **config), database=db),
-                      raise_server_exceptions=False)
-
-
-def error_of(response: httpx.Response) -> tuple[int, str]:
-    body = response.json()
-    assert set(body) == {"error"} and "Traceback" not in response.text
-    return response.status_code, str(body["error"]["type"])
+store = test_app.store  # the fixture of a served store, as test_app makes it
 
 
 # -- errors carry their HTTP form (issue 21, item 3) ------------------------------------------------
