@@ -7,22 +7,17 @@ Chromium or chromedriver is missing (.ci/run installs them).
 
 from __future__ import annotations
 
-import os
 import shutil
-import signal
-import socket
-import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import parse_qs, quote, urlsplit
 
 import httpx
 import pytest
+from test_service import Server, start, stop
 
 from fuzzykv import Database, Embeddings
 
@@ -48,52 +43,6 @@ GROUPS = {
 }
 PAIRS = {key: value for value, keys in GROUPS.items() for key in keys} | {XSS: "shape"}  # 45 pairs
 T = TypeVar("T")
-
-
-@dataclass
-class Server:
-    url: str
-    process: subprocess.Popen[bytes]
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
-def start(store: Path, cache: Path, log: Path, *args: str, token: str | None = None) -> Server:
-    port = free_port()
-    env = {**os.environ, "FUZZYKV_CACHE": str(cache)}
-    env.pop("FUZZYKV_TOKEN", None)
-    if token is not None:
-        env["FUZZYKV_TOKEN"] = token
-    command = [sys.executable, "-m", "fuzzykv.serve", str(store), "--port", str(port), "--no-access-log", *args]
-    with log.open("wb") as out:
-        process = subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
-    server = Server(f"http://127.0.0.1:{port}", process)
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise AssertionError(f"the server exited with {process.returncode}:\n{log.read_text()}")
-        try:
-            if httpx.get(f"{server.url}/healthz", timeout=1).status_code == 200:
-                return server
-        except httpx.TransportError:
-            time.sleep(0.2)
-    stop(server)
-    raise AssertionError(f"the server did not start in 120 s:\n{log.read_text()}")
-
-
-def stop(server: Server) -> None:
-    if server.process.poll() is None:
-        os.killpg(server.process.pid, signal.SIGTERM)
-    try:
-        server.process.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        os.killpg(server.process.pid, signal.SIGKILL)
-        server.process.wait(timeout=10)
 
 
 def make_store(path: Path) -> None:
@@ -123,7 +72,7 @@ def writable(folder: Path, session_cache: Path, glove: Embeddings) -> Iterator[S
 def guarded(folder: Path, session_cache: Path, glove: Embeddings) -> Iterator[Server]:
     """Read-only, with a token."""
     make_store(folder / "ro.fkv")
-    running = start(folder / "ro.fkv", session_cache, folder / "ro.log", "--read-only", token=TOKEN)
+    running = start(folder / "ro.fkv", session_cache, folder / "ro.log", "--read-only", env={"FUZZYKV_TOKEN": TOKEN})
     yield running
     stop(running)
 
