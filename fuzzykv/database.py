@@ -303,11 +303,14 @@ class Database(LocalDatabase):
             return [Neighbour(pairs.row_keys[row], pairs.row_values[row], s) for row, s in zip(rows, sims)]
 
     def _lookup(self, text: str, threshold: float) -> str | None:
-        with self._synced.reading() as pairs:
+        with self._synced.reading() as pairs:  # one catch-up with other processes: a key, else the nearest
             if isinstance(text, str) and text in pairs:
                 return pairs.value(text)
-            found = self._nearest(text, 1)
-        return found[0].value if found and found[0].similarity >= threshold else None
+            vector = np.asarray(self._embed_queries([text]).vectors[0], dtype=np.float32)
+            if not len(pairs):
+                return None
+            rows, sims = self._pipeline.nearest(pairs, vector, 1)
+            return pairs.row_values[rows[0]] if sims[0] >= threshold else None
 
     def _distinct_values(self) -> tuple[list[str], np.ndarray]:
         """Each distinct stored value once, with its (n, dim) direction: what ``answers="values"``

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ..settings import DEFAULT_TEMPERATURES, SIMILARITIES, Settings, Similarity
+from .topk import top_rows
 
 if TYPE_CHECKING:  # NOTE: torch is imported where a tensor is first made: numpy answers small stores
     import torch
@@ -193,9 +194,7 @@ def attend_dense(attention: Attention, key_units: np.ndarray, key_norms: np.ndar
     partial = Partial(maximum.astype(np.float64), totals, weighted)
     listed = []
     for row in logits:
-        chosen = np.argsort(-row, kind="stable") if top >= n else np.argpartition(-row, top - 1)[:top]
-        if top < n:
-            chosen = chosen[np.argsort(-row[chosen], kind="stable")]
+        chosen = top_rows(row, top)
         listed.append((chosen, row[chosen]))
     return partial, best_cosine(key_units, cosine.argmax(axis=1), unit), listed
 

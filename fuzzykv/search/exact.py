@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Protocol
 import numpy as np
 
 from .threads import one_torch_thread
+from .topk import top_rows
 
 if TYPE_CHECKING:  # NOTE: torch is imported when a scan first runs: an annoy decode never needs it
     import torch
@@ -90,7 +91,14 @@ class ExactDecoder:
         return ids, sims
 
     def full_scan(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-        """Every row scored in float32, in blocks of queries: the reference the certified scan must equal."""
+        """Every row scored in float32, in blocks of queries: the reference the certified scan must equal.
+
+        One query on the CPU is one numpy product (no tensors: the lean path); blocks go through torch.
+        """
+        if len(queries) == 1 and (self._device is None or self._device.type == "cpu"):
+            scores = self._unit @ _normalised(np.asarray(queries, dtype=np.float32))[0]
+            best = top_rows(scores, min(k, len(self)))
+            return best[None, :], scores[best][None, :]
         import torch
 
         on_device = torch.from_numpy(_normalised(np.asarray(queries, dtype=np.float32))).to(self._matrix.device)

@@ -29,6 +29,7 @@ from . import two_pass
 from .attention import Attention, Partial, attend_dense, score
 from .decode import HINT_VALUES, IndexSettings, ValuesDecoder, VocabularyIndex, vocabulary_index
 from .threads import one_torch_thread
+from .topk import top_rows
 
 if TYPE_CHECKING:  # NOTE: torch and encoders (which import it) only where a store needs them
     import torch
@@ -321,9 +322,7 @@ class Pipeline:
             return top.indices.tolist(), top.values.tolist()
         norm = float(np.linalg.norm(query))
         cosine = pairs.key_units @ (query / np.float32(norm if norm > 0 else 1.0)).astype(np.float32)
-        k = min(k, len(pairs))
-        chosen = np.argpartition(-cosine, k - 1)[:k] if k < len(cosine) else np.arange(len(cosine))
-        chosen = chosen[np.argsort(-cosine[chosen], kind="stable")]
+        chosen = top_rows(cosine, min(k, len(pairs)))
         return chosen.tolist(), cosine[chosen].tolist()
 
     def forget_keys(self) -> None:

@@ -180,3 +180,40 @@ def test_the_sparse_blend_of_a_big_store_equals_the_full_one(glove: Embeddings, 
     for a, b, (rows, _), (full_rows, _) in zip(sparse.weighted, full.weighted, listed, full_listed):
         assert 1 - a @ b / (np.linalg.norm(a) * np.linalg.norm(b)) <= 1e-6
         assert rows.tolist() == full_rows.tolist()
+
+
+def test_int8_dot_is_ruled_out_only_by_listed_flags_without_it(tmp_path: Path) -> None:
+    def cpu(text: str) -> bool:
+        path = tmp_path / "cpuinfo"
+        path.write_text(text)
+        return two_pass.has_int8_dot.__wrapped__(str(path))
+
+    assert not cpu("processor\t: 0\nflags\t\t: fpu sse2 avx avx2 fma\n\nprocessor\t: 1\nflags\t\t: fpu avx2\n")
+    assert cpu("flags\t\t: fpu avx2 avx512f avx512_vnni\n")
+    assert cpu("flags\t\t: fpu avx2 avx_vnni\n")
+    assert cpu("Features\t: fp asimd asimddp\n")
+    assert cpu("processor\t: 0\n")  # no flags listed: int8_pays times it
+    assert two_pass.has_int8_dot.__wrapped__(str(tmp_path / "absent"))
+
+
+def test_a_big_store_without_an_int8_dot_product_answers_without_importing_torch() -> None:
+    """Where int8 cannot pay, a big store's queries take the float32 pass and torch is never loaded."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "from fuzzykv.search import two_pass\n"
+        "two_pass.MIN_KEYS = 500\n"
+        "two_pass.has_int8_dot = lambda: False\n"
+        "from fuzzykv import Database\n"
+        "db = Database({})\n"
+        "words = db.embeddings.words[1000:3000]\n"
+        "db.update(dict(zip(words[:1000], words[1000:])))\n"
+        "assert db.lookup('kitten') == db.nearest('kitten', 1)[0].value\n"
+        "assert db.query('rhombus', exact=True)\n"
+        "print('torch' in sys.modules)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip() == "False"
