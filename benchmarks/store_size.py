@@ -66,7 +66,7 @@ def measure(n: int, writeup: Database) -> tuple[dict[str, Any], list[float]]:
         "six": lambda i: writeup.query(texts[i]),
         "store": lambda i: db.query(texts[QUERIES + 1 + i]),
         "decode": lambda i: decoder.search(vectors[i + 1][None, :], 5),
-        "attention": lambda i: db.part(queries[i + 1][None, :], top=2),
+        "attention": lambda i: db._parts(queries[i + 1][None, :], 2),
         "floor": lambda i: key_matrix @ queries[i + 1],
         "one_thread_floor": lambda i: one_thread_product(key_tensor, query_tensors[i + 1]),
     }

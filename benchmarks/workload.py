@@ -70,7 +70,7 @@ def _distinct(rng: random.Random, pool: Sequence[str], count: int, taken: set[st
 def blends(db: Database, texts: Sequence[str]) -> np.ndarray:
     """The blended value vectors of ``texts`` in ``db``: what its decoder is handed, without decoding."""
     vectors = db._embed_queries(list(texts)).vectors
-    out = [Partial.merge([db.part(vectors[i : i + 256], top=1).partial])[0] for i in range(0, len(vectors), 256)]
+    out = [Partial.merge([db._parts(vectors[i : i + 256], 1)[0].partial])[0] for i in range(0, len(vectors), 256)]
     return np.concatenate(out).astype(np.float32)
 
 
