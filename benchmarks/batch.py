@@ -1,4 +1,4 @@
-"""query_batch throughput against batch size, annoy and exact decode; gensim per query as the peer.
+"""query_batch throughput against batch size, the default (HNSW) and exact decode; gensim per query as the peer.
 
     python benchmarks/batch.py             # writes results/batch.json and batch_throughput.png
 
@@ -44,7 +44,7 @@ def main() -> dict[str, Any]:
             per_query = (time.perf_counter() - start) * 1e3 / sum(len(b) for b in batches[1:])
             around += timings_ms(lambda v: kv.similar_by_vector(v, topn=5), fresh[13:])
             gensim_times += around
-            rows.append({"decode": "exact" if exact else "annoy", "batch": size, "ms_per_query": per_query,
+            rows.append({"decode": "exact" if exact else "hnsw", "batch": size, "ms_per_query": per_query,
                          "queries_per_s": 1e3 / per_query, "gensim_median_ms": statistics.median(around),
                          "vs_gensim": statistics.median(around) / per_query})
             print(rows[-1], flush=True)
@@ -57,7 +57,7 @@ def main() -> dict[str, Any]:
               f" {row['vs_gensim']:5.1f}x gensim")
 
     def draw(axes: Any) -> None:
-        for decode in ("annoy", "exact"):
+        for decode in ("hnsw", "exact"):
             mine = [r for r in rows if r["decode"] == decode]
             axes.plot([r["batch"] for r in mine], [r["queries_per_s"] for r in mine], marker="o",
                       label=f"query_batch, {decode}")

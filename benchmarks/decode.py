@@ -6,8 +6,9 @@ The peer is gensim's KeyedVectors.similar_by_vector, which a user of GloVe alrea
 queries come from benchmarks/workload.py (whole vocabulary, distinct values, no query repeated);
 each query is timed once (a first pass), every contender in turn on it, so load hits them alike.
 fuzzykv is timed two ways: its decoders alone on the bare blended vector, and a whole
-`Database.query` (its decode also gets the store's hints). A warm repeat of `db.query`, the same
-queries again, is reported beside it, labelled so.
+`Database.query` (its decode also gets the store's hints), through the default index (HNSW), through
+annoy (``index="annoy"``) and exactly. A warm repeat of the default `db.query`, the same queries
+again, is reported beside it, labelled so.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ import numpy as np
 from common import summary, write
 from workload import blends, interleaved_ms, overlap, workload
 
-from fuzzykv import Database
+from fuzzykv import Database, Settings
 
 K = 5
 STORES = (6, 1_000, 100_000)
@@ -31,26 +32,31 @@ def measure(n: int) -> tuple[dict[str, list[float]], dict[str, float], bool]:
     """One store of ``n`` pairs: first-pass times, recall@5 against exact decode, exact == gensim."""
     pairs, texts = workload(n, QUERIES + 2)
     db = Database(pairs)
-    index = db._pipeline.index
-    assert index is not None
-    annoy, exact = index.approximate(), index.exact()
+    with_annoy = Database(pairs, settings=Settings(index="annoy"))
+    index, annoy_index = db._pipeline.index, with_annoy._pipeline.index
+    assert index is not None and annoy_index is not None
+    hnsw, annoy, exact = index.approximate(), annoy_index.approximate(), index.exact()
     kv = index.embeddings.keyed_vectors
     kv.fill_norms()
     vectors = blends(db, texts)
     items = list(zip(texts, vectors))
     calls: dict[str, Callable[[tuple[str, np.ndarray]], object]] = {
         "gensim_similar_by_vector": lambda item: kv.similar_by_vector(item[1], topn=K),
-        "fuzzykv_query_annoy": lambda item: db.query(item[0], k=K),
+        "fuzzykv_query_hnsw": lambda item: db.query(item[0], k=K),
+        "fuzzykv_query_annoy": lambda item: with_annoy.query(item[0], k=K),
         "fuzzykv_query_exact": lambda item: db.query(item[0], k=K, exact=True),
         "fuzzykv_exact_decoder_alone": lambda item: exact.search(item[1][None, :], K),
+        "fuzzykv_hnsw_decoder_alone": lambda item: hnsw.search(item[1][None, :], K),
         "fuzzykv_annoy_decoder_alone": lambda item: annoy.search(item[1][None, :], K),
     }
     times = interleaved_ms(calls, items)
-    times |= interleaved_ms({"fuzzykv_query_annoy_warm_repeat": lambda item: db.query(item[0], k=K)}, items, warmup=0)
+    times |= interleaved_ms({"fuzzykv_query_hnsw_warm_repeat": lambda item: db.query(item[0], k=K)}, items, warmup=0)
     words = index.words
     truth = [db.query(t, k=K, exact=True) for t in texts]
     recall = {
-        "query_annoy": overlap([db.query(t, k=K) for t in texts], truth),
+        "query_hnsw": overlap([db.query(t, k=K) for t in texts], truth),
+        "query_annoy": overlap([with_annoy.query(t, k=K) for t in texts], truth),
+        "hnsw_decoder_alone": overlap([[words[i] for i in hnsw.search(v[None, :], K)[0][0]] for v in vectors], truth),
         "annoy_decoder_alone": overlap([[words[i] for i in annoy.search(v[None, :], K)[0][0]] for v in vectors], truth),
     }
     same = all(t == [w for w, _ in kv.similar_by_vector(v, topn=K)] for v, t in zip(vectors, truth))
@@ -71,8 +77,8 @@ def main() -> dict[str, Any]:
     gensim = rows["gensim_similar_by_vector"]["median_ms"]
     for row in rows.values():
         row["vs_gensim"] = gensim / row["median_ms"]
-    rows["fuzzykv_query_annoy"]["recall@5"] = min(r["query_annoy"] for r in recall_rows.values())
-    rows["fuzzykv_annoy_decoder_alone"]["recall@5"] = min(r["annoy_decoder_alone"] for r in recall_rows.values())
+    for name in ("query_hnsw", "query_annoy", "hnsw_decoder_alone", "annoy_decoder_alone"):
+        rows[f"fuzzykv_{name}"]["recall@5"] = min(r[name] for r in recall_rows.values())
     rows["fuzzykv_query_exact"]["equals_gensim"] = equals_gensim
     report = {"queries": len(times["gensim_similar_by_vector"]), "k": K, "stores": list(STORES),
               "workload": "benchmarks/workload.py", "recall@5_by_store": recall_rows, "rows": rows}

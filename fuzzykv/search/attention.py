@@ -27,10 +27,13 @@ __all__ = ["DEFAULT_TEMPERATURES", "SIMILARITIES", "Attention", "Partial", "Scor
            "score"]
 
 _TINY = float(np.finfo(np.float32).tiny)
-#: From this many keys the blend reads only the values of keys that weigh at least NEGLIGIBLE of the
+#: From this many keys the blend reads only the values of keys that weigh at least a cut (CUTS) of the
 #: heaviest one, with a bound on what the others could add (see _blend).
 SPARSE_BLEND = 4096
 NEGLIGIBLE = 1e-9
+#: The cuts the sparse blend tries, highest first (measured at 100,000 keys, T=0.03: 1e-7 keeps a
+#: median 2,100 keys and settles 88% of queries; 1e-9 keeps 8,300 and settles the rest).
+CUTS = (1e-7, NEGLIGIBLE)
 #: The skipped keys' largest possible share of the blend, as a length ratio: 1 - cos <= BLEND_SINE ** 2.
 BLEND_SINE = 1e-4
 
@@ -186,9 +189,8 @@ def attend_dense(attention: Attention, key_units: np.ndarray, key_norms: np.ndar
     n = logits.shape[1]
     weighted = np.empty((len(queries), value_units.shape[1]), dtype=np.float64)
     if n >= SPARSE_BLEND:
-        longest = float(value_norms.max(initial=0.0))
         for i, weights in enumerate(exp):
-            weighted[i] = _blend(weights, totals[i], value_units, value_norms, longest)
+            weighted[i] = _blend(weights, value_units, value_norms)
     else:
         np.matmul(exp * value_norms, value_units, out=weighted, dtype=np.float64, casting="unsafe")
     partial = Partial(maximum.astype(np.float64), totals, weighted)
@@ -199,24 +201,26 @@ def attend_dense(attention: Attention, key_units: np.ndarray, key_norms: np.ndar
     return partial, best_cosine(key_units, cosine.argmax(axis=1), unit), listed
 
 
-def _blend(weights: np.ndarray, total: float, value_units: np.ndarray, value_norms: np.ndarray,
-           longest: float) -> np.ndarray:
+def _blend(weights: np.ndarray, value_units: np.ndarray, value_norms: np.ndarray) -> np.ndarray:
     """One query's weighted sum of values (weights relative to the largest, which is 1), reading only
-    the values of the keys that weigh at least ``NEGLIGIBLE``.
+    the values of the keys that weigh at least a cut, from ``CUTS`` (highest first).
 
-    The skipped keys hold at most ``total`` minus the kept weight, so they move the sum by at most
-    that times the longest value: when that is above ``BLEND_SINE`` of the sum's length, every value
-    is read (1 - cosine to the full sum stays below ``BLEND_SINE ** 2``).
+    The skipped keys add a vector no longer than the sum of their weights times their values'
+    lengths, which is known exactly: when that is at most ``BLEND_SINE`` of the kept sum's length,
+    the kept sum is the blend (1 - cosine to the full sum stays below ``BLEND_SINE ** 2``); else
+    the next cut keeps more, and at last every value is read.
     """
-    kept = np.flatnonzero(weights >= NEGLIGIBLE)
-    if len(kept) > len(weights) // 4:  # a gather of many rows costs more than one streamed read
-        return np.asarray(((weights * value_norms) @ value_units), dtype=np.float64)
-    kept_weights = weights[kept]
-    out: np.ndarray = ((kept_weights * value_norms[kept]) @ value_units[kept]).astype(np.float64)
-    omitted = max(total - float(kept_weights.sum(dtype=np.float64)), 0.0) * longest
-    if omitted > BLEND_SINE * float(np.linalg.norm(out)):
-        return np.asarray(((weights * value_norms) @ value_units), dtype=np.float64)
-    return out
+    lengths = weights * value_norms  # each key's weight times its value's length
+    whole = float(lengths.sum(dtype=np.float64))
+    for cut in CUTS:
+        kept = np.flatnonzero(weights >= cut)
+        if len(kept) > len(weights) // 4:  # a gather of many rows costs more than one streamed read
+            break
+        kept_lengths = lengths[kept]
+        out: np.ndarray = (kept_lengths @ value_units[kept]).astype(np.float64)
+        if whole - float(kept_lengths.sum(dtype=np.float64)) <= BLEND_SINE * float(np.linalg.norm(out)):
+            return out
+    return np.asarray(lengths @ value_units, dtype=np.float64)
 
 
 def _products(rows: np.ndarray, queries: np.ndarray) -> np.ndarray:
