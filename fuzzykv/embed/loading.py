@@ -166,7 +166,9 @@ def default_embeddings(layout: CacheLayout) -> Embeddings:
             f"the cached default vectors in {str(folder)!r} could not be read ({error}); "
             "delete that folder and fuzzykv rebuilds it"
         ) from error
-    return Embeddings.of_arrays(words, vectors, name=DEFAULT_NAME, fingerprint=fingerprint)
+    # A plain array over the same mapping: a memmap's every row is a new memmap object, several
+    # microseconds each on the query path.
+    return Embeddings.of_arrays(words, vectors.view(np.ndarray), name=DEFAULT_NAME, fingerprint=fingerprint)
 
 
 def default_vectors_folder(layout: CacheLayout) -> Path:

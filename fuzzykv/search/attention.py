@@ -27,6 +27,8 @@ __all__ = ["DEFAULT_TEMPERATURES", "SIMILARITIES", "Attention", "Partial", "Scor
            "score"]
 
 _TINY = float(np.finfo(np.float32).tiny)
+_UNKNOWN = np.full(256, np.nan)  # best key cosines not asked for (read-only: shared)
+_UNKNOWN.flags.writeable = False
 #: From this many keys the blend reads only the values of keys that weigh at least a cut (CUTS) of the
 #: heaviest one, with a bound on what the others could add (see _blend).
 SPARSE_BLEND = 4096
@@ -164,12 +166,12 @@ class Partial:
 
 
 def attend_dense(attention: Attention, key_units: np.ndarray, key_norms: np.ndarray, value_units: np.ndarray,
-                 value_norms: np.ndarray, queries: np.ndarray, top: int,
+                 value_norms: np.ndarray, queries: np.ndarray, top: int, best_key: bool = True,
                  ) -> tuple[Partial, np.ndarray, list[tuple[np.ndarray, np.ndarray]]]:
     """Attention of (b, dim) float32 queries over every row, in numpy float32 (sums in float64).
 
     The lean path of a store on the CPU: a few numpy calls, no tensors. Returns the :class:`Partial`,
-    each query's highest key cosine, and per query the rows and logits of its ``top`` heaviest keys,
+    each query's highest key cosine (NaN unless ``best_key``), and per query the rows and logits of its ``top`` heaviest keys,
     heaviest first.
     """
     assert attention.temperature is not None and attention.value_weight is not None
@@ -198,7 +200,11 @@ def attend_dense(attention: Attention, key_units: np.ndarray, key_norms: np.ndar
     for row in logits:
         chosen = top_rows(row, top)
         listed.append((chosen, row[chosen]))
-    return partial, best_cosine(key_units, cosine.argmax(axis=1), unit), listed
+    if best_key:
+        best = best_cosine(key_units, cosine.argmax(axis=1), unit)
+    else:
+        best = _UNKNOWN[: len(queries)] if len(queries) <= len(_UNKNOWN) else np.full(len(queries), np.nan)
+    return partial, best, listed
 
 
 def _blend(weights: np.ndarray, value_units: np.ndarray, value_norms: np.ndarray) -> np.ndarray:

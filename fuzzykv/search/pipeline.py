@@ -230,19 +230,19 @@ class Pipeline:
             for query in queries:
                 found = two_pass.attend(self.attention, pairs, query, top, best_key)
                 if found is None:  # the bounds could not settle it cheaply: every row in float32
-                    parts.append(self._attend_dense(pairs, query[None, :], top))
+                    parts.append(self._attend_dense(pairs, query[None, :], top, best_key))
                 else:
                     parts.append(Attended(found.partial, np.array([found.best_key]), [(found.rows, found.logits)]))
             return _joined(parts)
         block = max(1, DENSE_SCORES // len(pairs))
-        return _joined([self._attend_dense(pairs, queries[start : start + block], top)
+        return _joined([self._attend_dense(pairs, queries[start : start + block], top, best_key)
                         for start in range(0, len(queries), block)])
 
-    def _attend_dense(self, pairs: HeldPairs, queries: np.ndarray, top: int) -> Attended:
+    def _attend_dense(self, pairs: HeldPairs, queries: np.ndarray, top: int, best_key: bool = True) -> Attended:
         """Every row scored in numpy float32: the lean path of a small store (and the reference)."""
-        partial, best_key, listed = attend_dense(self.attention, pairs.key_units, pairs.key_norms, pairs.value_units,
-                                                 pairs.value_norms, np.asarray(queries, dtype=np.float32), top)
-        return Attended(partial, best_key, listed)
+        partial, best, listed = attend_dense(self.attention, pairs.key_units, pairs.key_norms, pairs.value_units,
+                                             pairs.value_norms, np.asarray(queries, dtype=np.float32), top, best_key)
+        return Attended(partial, best, listed)
 
     def part(self, pairs: HeldPairs, queries: np.ndarray, top: int) -> Part:
         """:meth:`attend`, resolved to keys and values: what a shard of a sharded store answers."""

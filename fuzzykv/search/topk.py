@@ -12,6 +12,8 @@ import numpy as np
 
 #: Scores are cut into blocks of this many for their maxima.
 BLOCK = 64
+#: Up to this many scores are sorted whole (one call: a partition would not pay).
+SORTED = 64
 #: Fewer scores than this are partitioned whole (the blocks would not pay).
 BLOCKED = 4096
 
@@ -26,8 +28,8 @@ def top_rows(scores: np.ndarray, k: int) -> np.ndarray:
         return np.empty(0, dtype=np.int64)
     if k == 1 and n:
         return np.array([int(np.argmax(scores))], dtype=np.int64)  # NaN-free scores: the first highest
-    if k >= n:
-        return np.argsort(-scores, kind="stable")
+    if k >= n or n <= SORTED:
+        return (-scores).argsort(kind="stable")[:k]
     if n >= BLOCKED and k * BLOCK * 4 <= n:
         whole = n - n % BLOCK
         maxima = scores[:whole].reshape(-1, BLOCK).max(axis=1)
