@@ -7,6 +7,8 @@ from collections.abc import Iterable, Sequence
 
 import numpy as np
 
+from .errors import StoreError
+
 _VERSIONS = itertools.count()
 _TINY = np.finfo(np.float32).tiny
 #: The int8 copies of the directions (see fuzzykv.search.two_pass), held once a big store first needs them.
@@ -64,7 +66,7 @@ class HeldPairs:
 
     def __init__(self, dim: int, capacity: int = 16) -> None:
         self.dim = dim
-        self._row_of: dict[str, int] = {}  # key -> row, in insertion order: the store's order
+        self._row_map: dict[str, int] | None = {}  # key -> row, in insertion order (None: not made yet)
         self.row_keys: list[str] = []
         self.row_values: list[str] = []
         self._key_units = np.empty((capacity, dim), dtype=np.float32)
@@ -81,6 +83,25 @@ class HeldPairs:
     def __len__(self) -> int:
         return len(self.row_keys)
 
+    @property
+    def _row_of(self) -> dict[str, int]:
+        """Each key's row, in insertion order: the store's order. Pairs adopted from a file make it on
+        first use, not at the open: a query needs no key map, and 1,000,000 keys take 0.3 s to map.
+
+        :raises StoreError: the adopted keys repeat one (the file they came from is damaged).
+        """
+        if self._row_map is None:
+            row_map = dict(zip(self.row_keys, range(len(self.row_keys))))
+            if len(row_map) != len(self.row_keys):
+                raise StoreError("the store's pairs file repeats a key, so it is damaged: delete the file named "
+                                 "after the store with '-pairs' and the store reads its pairs from SQLite again")
+            self._row_map = row_map
+        return self._row_map
+
+    @_row_of.setter
+    def _row_of(self, row_map: dict[str, int]) -> None:
+        self._row_map = row_map
+
     def __contains__(self, key: object) -> bool:
         return key in self._row_of
 
@@ -95,14 +116,15 @@ class HeldPairs:
         The arrays must be writable (a private mapping is): a changed or deleted pair is written
         in place, and a new one moves every array into a larger copy first.
 
-        :raises ValueError: a key that repeats, or arrays whose rows do not match the keys.
+        :raises ValueError: arrays whose rows do not match the keys (a key that repeats is found
+            when the key map is first made: see :attr:`_row_of`).
         """
         n = len(keys)
         matrix = cls(key_units.shape[1], capacity=0)
         matrix.row_keys, matrix.row_values = keys, values
-        matrix._row_of = dict(zip(keys, range(n)))
-        if len(matrix._row_of) != n or len(values) != n:
-            raise ValueError("each key must appear once, with one value")
+        matrix._row_map = None  # made on first use (see _row_of), which checks that no key repeats
+        if len(values) != n:
+            raise ValueError("each key needs one value")
         matrix._key_units, matrix._key_norms, matrix._value_units, matrix._value_norms, matrix._rowids = (
             key_units, key_norms, value_units, value_norms, rowids)
         if codes is not None:

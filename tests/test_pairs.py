@@ -5,6 +5,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from fuzzykv import Database
+from fuzzykv.errors import StoreError
 from fuzzykv.pairs import HeldPairs, unit_rows
 
 DIM = 4
@@ -93,3 +94,17 @@ def test_pages_follow_insertion_order(operations, limit: int, from_file: bool) -
     assert pages == pairs.items()
     with pytest.raises(KeyError):
         pairs.page("not held", limit)
+
+
+def test_adopted_pairs_map_their_keys_on_first_use_and_refuse_a_repeated_key() -> None:
+    units = np.eye(3, 4, dtype=np.float32)
+    norms = np.ones(3, dtype=np.float32)
+    rowids = np.arange(1, 4, dtype=np.int64)
+    held = HeldPairs.adopt(["a", "b", "c"], ["x", "y", "z"], units.copy(), norms.copy(), units.copy(), norms.copy(),
+                           rowids)
+    assert held._row_map is None  # not made at the open: a query needs no key map
+    assert "b" in held and held.value("c") == "z" and held.keys() == ["a", "b", "c"]
+    repeated = HeldPairs.adopt(["a", "b", "a"], ["x", "y", "z"], units.copy(), norms.copy(), units.copy(),
+                               norms.copy(), rowids)
+    with pytest.raises(StoreError, match="repeats a key"):
+        "a" in repeated  # noqa: B015
