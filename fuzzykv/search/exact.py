@@ -68,6 +68,11 @@ class ExactDecoder:
         return len(self._unit)
 
     @property
+    def unit_vectors(self) -> np.ndarray:
+        """(rows, dim) the unit vocabulary vectors searched (read them, never write)."""
+        return self._unit
+
+    @property
     def _matrix(self) -> torch.Tensor:
         """The unit vocabulary as a tensor on the decoder's device, made on first use."""
         if self._on_device is None:
@@ -78,7 +83,7 @@ class ExactDecoder:
 
     def search(self, vectors: np.ndarray, k: int, hints: Hints | None = None) -> tuple[np.ndarray, np.ndarray]:
         """The exact top k of each vector; ``hints`` are not needed (the bound needs no guess)."""
-        queries = _normalised(np.asarray(vectors, dtype=np.float32))
+        queries = unit_queries(np.asarray(vectors, dtype=np.float32))
         k = min(k, len(self))
         codes = self._codes if self._quantised else self._quantise()
         if codes is None or k * CHUNK * 4 > len(self) or not np.all(np.abs(queries).max(axis=1) > 0):
@@ -96,12 +101,12 @@ class ExactDecoder:
         One query on the CPU is one numpy product (no tensors: the lean path); blocks go through torch.
         """
         if len(queries) == 1 and (self._device is None or self._device.type == "cpu"):
-            scores = self._unit @ _normalised(np.asarray(queries, dtype=np.float32))[0]
+            scores = self._unit @ unit_queries(np.asarray(queries, dtype=np.float32))[0]
             best = top_rows(scores, min(k, len(self)))
             return best[None, :], scores[best][None, :]
         import torch
 
-        on_device = torch.from_numpy(_normalised(np.asarray(queries, dtype=np.float32))).to(self._matrix.device)
+        on_device = torch.from_numpy(unit_queries(np.asarray(queries, dtype=np.float32))).to(self._matrix.device)
         k = min(k, len(self))
         ids = np.empty((len(on_device), k), dtype=np.int64)
         sims = np.empty((len(on_device), k), dtype=np.float32)
@@ -176,7 +181,8 @@ def _high_chunks(maxima: np.ndarray, k: int) -> np.ndarray:
     return np.asarray(best_groups * 32 + within)
 
 
-def _normalised(vectors: np.ndarray) -> np.ndarray:
+def unit_queries(vectors: np.ndarray) -> np.ndarray:
+    """(b, dim) vectors scaled to unit length (zero rows stay zero), float32: what every exact scan scores."""
     norms = np.linalg.norm(vectors, axis=1, keepdims=True)
     return np.asarray(vectors / np.maximum(norms, np.finfo(np.float32).tiny), dtype=np.float32)
 

@@ -28,6 +28,7 @@ from ..settings import Settings
 from . import two_pass
 from .attention import Attention, Partial, attend_dense, score
 from .decode import HINT_VALUES, IndexSettings, ValuesDecoder, VocabularyIndex, vocabulary_index
+from .listed import StoreLists
 from .threads import one_torch_thread
 from .topk import top_rows
 
@@ -141,6 +142,7 @@ class Pipeline:
         words = embeddings if isinstance(embeddings, Embeddings) else embeddings.vocabulary
         self.index: VocabularyIndex | None = vocabulary_index(words, IndexSettings.of(settings)) if words is not None else None
         self._values: tuple[int, ValuesDecoder] | None = None
+        self._lists = StoreLists()
 
     def answer(self, pairs: HeldPairs, queries: np.ndarray, k: int, exact: bool, attention_k: int | None = None,
                best_key: bool = True) -> Answered:
@@ -294,6 +296,18 @@ class Pipeline:
         assert self.index is not None
         if exact:  # an exact scan needs no hints
             ids, sims = self.index.decoder(exact, self.device).search(blended, k)
+            return ids, sims, self.index.words
+        listed = self._lists.decoder(stored, self.index.exact()) if isinstance(stored, HeldPairs) else None
+        if listed is not None:  # few values: their listed words answer exactly where they can prove it
+            found = listed.search(blended, k)
+            rest = [i for i, answer in enumerate(found) if answer is None]
+            ids, sims = np.empty((len(blended), k), dtype=np.int64), np.empty((len(blended), k), dtype=np.float32)
+            if rest:
+                ids[rest], sims[rest], _ = self.decode(blended[rest], k, exact, None, [hint_values[i] for i in rest],
+                                                       [hint_vectors[i] for i in rest])
+            for i, answer in enumerate(found):
+                if answer is not None:
+                    ids[i], sims[i] = answer
             return ids, sims, self.index.words
         flat_values = [v for values in hint_values for v in values]
         flat = self.index.hints(flat_values, np.concatenate(hint_vectors)) if flat_values else []
