@@ -185,7 +185,7 @@ def index_section(r: dict) -> str:
             f"{b['index']}" + (f" M {b['m']}" if "m" in b else f" {b['n_trees']} trees")
             + (f" {b['build_s']:.0f} s" if b.get("build_s") else "") + f" ({b['mb']:.0f} MB)" for b in r["builds"])
         + f". A fresh machine (an empty cache) answered its first query in {fresh['first_answer_s']:.1f} s "
-        f"(answered by: {', '.join(str(a) for a in fresh['answered_by']) or 'the index'}) and had the graph at "
+        f"({'answered by: ' + ', '.join(str(a) for a in fresh['answered_by']) if fresh['answered_by'] else 'no IndexBuildingWarning: the store's listed words answered'}) and had the graph at "
         f"{fresh['index_ready_s']:.0f} s.",
     ])
 
