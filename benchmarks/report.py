@@ -176,6 +176,8 @@ def index_section(r: dict) -> str:
                             "annoy": f"annoy (search_k {chosen['annoy']['search_k']:,})"}.get(row["index"], row["index"]),
              f"{row['recall@10']:.3f}", f"{row['median_ms']:.2f} ms", f"{row['vs_gensim']:.2f}x"] for row in r["report"]]
     fresh = r["fresh_machine"]
+    answered = ("answered by: " + ", ".join(str(a) for a in fresh["answered_by"]) if fresh["answered_by"]
+                else "no IndexBuildingWarning: the store's listed words answered")
     return "\n\n".join([
         "Chosen on seed-12 stores, reported on seed-13 stores (" + "; ".join(f"{k}: {v}" for k, v in r["stores"].items())
         + "); recall@10 of the whole query's words against `db.query(exact=True)`; \"vs gensim\" is gensim's "
@@ -185,7 +187,7 @@ def index_section(r: dict) -> str:
             f"{b['index']}" + (f" M {b['m']}" if "m" in b else f" {b['n_trees']} trees")
             + (f" {b['build_s']:.0f} s" if b.get("build_s") else "") + f" ({b['mb']:.0f} MB)" for b in r["builds"])
         + f". A fresh machine (an empty cache) answered its first query in {fresh['first_answer_s']:.1f} s "
-        f"({'answered by: ' + ', '.join(str(a) for a in fresh['answered_by']) if fresh['answered_by'] else 'no IndexBuildingWarning: the store's listed words answered'}) and had the graph at "
+        f"({answered}) and had the graph at "
         f"{fresh['index_ready_s']:.0f} s.",
     ])
 
