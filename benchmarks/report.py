@@ -298,7 +298,7 @@ def headline() -> str:
     lines = [
         f"A whole `db.query` on 6-key stores, through the default HNSW index: {hnsw['vs_gensim']:.1f}x as fast as "
         f"gensim's `similar_by_vector` of the same blend, at recall@10 {hnsw['recall@10']:.3f} against exact decode "
-        "(benchmarks/index_recall.py, on a loaded machine).",
+        "(benchmarks/index_recall.py).",
         f"`query_batch(exact=True)` of 1,000 queries: {batch_1000['ms_per_query']:.3f} ms a query, "
         f"{batch_1000['vs_gensim']:.1f}x gensim.",
         f"A 1,000,000-pair store opens to its first answer in {opened[1_000_000]['open_s']:.2f} s, holding "
