@@ -294,20 +294,22 @@ class Pipeline:
             ids, sims = decoder.search(blended, k)
             return ids, sims, decoder.words
         assert self.index is not None
-        if exact:  # an exact scan needs no hints
-            ids, sims = self.index.decoder(exact, self.device).search(blended, k)
-            return ids, sims, self.index.words
         listed = self._lists.decoder(stored, self.index.exact()) if isinstance(stored, HeldPairs) else None
         if listed is not None:  # few values: their listed words answer exactly where they can prove it
             found = listed.search(blended, k)
             rest = [i for i, answer in enumerate(found) if answer is None]
+            if len(rest) == len(blended):
+                return self.decode(blended, k, exact, None, hint_values, hint_vectors)
             ids, sims = np.empty((len(blended), k), dtype=np.int64), np.empty((len(blended), k), dtype=np.float32)
-            if rest:
+            if rest:  # k is then at most the listed rows, which are fewer than the vocabulary's
                 ids[rest], sims[rest], _ = self.decode(blended[rest], k, exact, None, [hint_values[i] for i in rest],
                                                        [hint_vectors[i] for i in rest])
             for i, answer in enumerate(found):
                 if answer is not None:
                     ids[i], sims[i] = answer
+            return ids, sims, self.index.words
+        if exact:  # an exact scan needs no hints
+            ids, sims = self.index.decoder(exact, self.device).search(blended, k)
             return ids, sims, self.index.words
         flat_values = [v for values in hint_values for v in values]
         flat = self.index.hints(flat_values, np.concatenate(hint_vectors)) if flat_values else []
