@@ -143,6 +143,7 @@ class Pipeline:
         self.index: VocabularyIndex | None = vocabulary_index(words, IndexSettings.of(settings)) if words is not None else None
         self._values: tuple[int, ValuesDecoder] | None = None
         self._lists = StoreLists()
+        self._hinted = settings.index == "annoy" and settings.answers != "values"  # HNSW takes no hints
 
     def answer(self, pairs: HeldPairs, queries: np.ndarray, k: int, exact: bool, attention_k: int | None = None,
                best_key: bool = True) -> Answered:
@@ -164,6 +165,7 @@ class Pipeline:
             else:
                 part = self.part(pairs, queries, top)
             return self.merge([part], k, exact, attention_k, pairs)
+        top = top if attention_k is None or self._hinted else max(1, attention_k)  # only annoy takes hints
         attended = self.attend(pairs, queries, top, best_key)
         return self._answers(attended, pairs, k, exact, attention_k)
 
@@ -176,13 +178,11 @@ class Pipeline:
         blended = (partial.weighted / partial.total[:, None]).astype(np.float32)
         attention, hint_values, hint_vectors = [], [], []
         for i, (rows, logits) in enumerate(attended.top):
-            shown = rows if attention_k is None else rows[:attention_k]
-            if len(shown):
-                weights = np.exp(logits[: len(shown)].astype(np.float64) - partial.maximum[i]) / partial.total[i]
-                attention.append([(pairs.row_keys[row], w) for row, w in zip(shown.tolist(), weights.tolist())])
-            else:
-                attention.append([])
-            heaviest = rows[:HINT_VALUES]
+            shown = (rows if attention_k is None else rows[:attention_k]).tolist()
+            logs = logits[: len(shown)].astype(np.float64) - partial.maximum[i]
+            weights = (np.exp(logs) / partial.total[i]).tolist() if shown else []
+            attention.append([(pairs.row_keys[row], w) for row, w in zip(shown, weights)])
+            heaviest = rows[:HINT_VALUES] if self._hinted else rows[:0]
             hint_values.append([pairs.row_values[row] for row in heaviest.tolist()])
             hint_vectors.append(pairs.value_vectors_of(heaviest))
         ids, sims, words = self.decode(blended, k, exact, pairs, hint_values, hint_vectors)
