@@ -167,6 +167,9 @@ class Embeddings:
         :raises EmptyTextError: on the first text that is empty or only white space.
         :raises UnknownWordError: naming every word, of every text, that has no vector.
         """
+        lean = self._all_known(texts[0]) if len(texts) == 1 else None
+        if lean is not None:
+            return lean
         tokens = [self.tokens(text) for text in texts]
         found = [[self.index_of(w) for w in words] for words in tokens]
         missing_words = sorted({w for words, rows in zip(tokens, found) for w, i in zip(words, rows) if i is None})
@@ -207,6 +210,21 @@ class Embeddings:
                 "repair the vectors file"
             )
         return Embedded(rows, tuple(ignored), tuple(spelled), tuple(corrections))
+
+    def _all_known(self, text: object) -> Embedded | None:
+        """One text whose every word has a vector, embedded as :meth:`embed` does, with none of its
+        bookkeeping (the lean path of a query); ``None`` for any other text.
+        """
+        if not isinstance(text, str):
+            return None
+        words = text.split()
+        found = [self.index_of(word) for word in words]
+        rows = [row for row in found if row is not None]
+        if not words or len(rows) < len(found):
+            return None
+        one = np.empty((1, self.dim), dtype=np.float32)
+        one[0] = self.vectors[rows[0]] if len(words) == 1 else np.mean(self.vectors[rows], axis=0)
+        return Embedded(one, ((),), ((),), ((),)) if np.isfinite(one).all() else None
 
 
 def _unknown(failed: list[tuple[str, tuple[str, ...], bool]], vocabulary_size: int) -> UnknownWordError:
