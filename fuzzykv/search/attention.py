@@ -29,15 +29,14 @@ __all__ = ["DEFAULT_TEMPERATURES", "SIMILARITIES", "Attention", "Partial", "Scor
 _TINY = float(np.finfo(np.float32).tiny)
 _UNKNOWN = np.full(256, np.nan)  # best key cosines not asked for (read-only: shared)
 _UNKNOWN.flags.writeable = False
-#: From this many keys the blend reads only the values of keys that weigh at least a cut (CUTS) of the
+#: From this many keys the blend reads only the values of keys that weigh at least NEGLIGIBLE of the
 #: heaviest one, with a bound on what the others could add (see _blend).
 SPARSE_BLEND = 4096
+#: NOTE: a cut of 1e-7 kept a quarter of the rows of 1e-9's (2,100 against 8,300 at 100,000 keys,
+#: T=0.03) and was proven for 88% of queries, but each shard of a sharded store cuts by its own
+#: heaviest key, so its blend and the whole store's then differed by up to 1e-5 of their length; at
+#: 1e-9 they agree within 1e-6.
 NEGLIGIBLE = 1e-9
-#: The cuts the sparse blend tries, highest first. NOTE: a first cut of 1e-7 kept a quarter of the
-#: rows of 1e-9's (2,100 against 8,300 at 100,000 keys, T=0.03) and was proven for 88% of queries,
-#: but each shard of a sharded store cuts by its own heaviest key, so its blend and the whole
-#: store's then differed by up to 1e-5 of their length; at 1e-9 they agree within 1e-6.
-CUTS = (NEGLIGIBLE,)
 #: The skipped keys' largest possible share of the blend, as a length ratio: 1 - cos <= BLEND_SINE ** 2.
 BLEND_SINE = 1e-4
 
@@ -211,22 +210,20 @@ def attend_dense(attention: Attention, key_units: np.ndarray, key_norms: np.ndar
 
 def _blend(weights: np.ndarray, value_units: np.ndarray, value_norms: np.ndarray) -> np.ndarray:
     """One query's weighted sum of values (weights relative to the largest, which is 1), reading only
-    the values of the keys that weigh at least a cut, from ``CUTS`` (highest first).
+    the values of the keys that weigh at least ``NEGLIGIBLE``.
 
     The skipped keys add a vector no longer than the sum of their weights times their values'
     lengths, which is known exactly: when that is at most ``BLEND_SINE`` of the kept sum's length,
     the kept sum is the blend (1 - cosine to the full sum stays below ``BLEND_SINE ** 2``); else
-    the next cut keeps more, and at last every value is read.
+    every value is read.
     """
     lengths = weights * value_norms  # each key's weight times its value's length
-    whole = float(lengths.sum(dtype=np.float64))
-    for cut in CUTS:
-        kept = np.flatnonzero(weights >= cut)
-        if len(kept) > len(weights) // 4:  # a gather of many rows costs more than one streamed read
-            break
+    kept = np.flatnonzero(weights >= NEGLIGIBLE)
+    if len(kept) <= len(weights) // 4:  # a gather of many rows costs more than one streamed read
         kept_lengths = lengths[kept]
         out: np.ndarray = (kept_lengths @ value_units[kept]).astype(np.float64)
-        if whole - float(kept_lengths.sum(dtype=np.float64)) <= BLEND_SINE * float(np.linalg.norm(out)):
+        skipped = float(lengths.sum(dtype=np.float64)) - float(kept_lengths.sum(dtype=np.float64))
+        if skipped <= BLEND_SINE * float(np.linalg.norm(out)):
             return out
     return np.asarray(lengths @ value_units, dtype=np.float64)
 

@@ -182,9 +182,9 @@ class Pipeline:
             logs = logits[: len(shown)].astype(np.float64) - partial.maximum[i] if shown else None
             weights = (np.exp(logs) / partial.total[i]).tolist() if logs is not None else []
             attention.append([(pairs.row_keys[row], w) for row, w in zip(shown, weights)])
-            heaviest = rows[:HINT_VALUES].tolist() if self._hinted else []  # only annoy's decode takes hints
-            hint_values.append([pairs.row_values[row] for row in heaviest])
-            hint_vectors.append(pairs.value_vectors_of(np.asarray(heaviest, dtype=np.int64)) if heaviest else np.empty((0, 0)))
+            heaviest = rows[:HINT_VALUES] if self._hinted else rows[:0]  # only annoy's decode takes hints
+            hint_values.append([pairs.row_values[row] for row in heaviest.tolist()])
+            hint_vectors.append(pairs.value_vectors_of(heaviest) if len(heaviest) else np.empty((0, pairs.dim), np.float32))
         ids, sims, words = self.decode(blended, k, exact, pairs, hint_values, hint_vectors)
         return Answered(ids, sims, attention, attended.best_key, blended, words)
 

@@ -165,16 +165,16 @@ def test_a_file_of_the_old_layout_is_refused_and_rewritten(glove: Embeddings, tm
     assert rewritten is not None  # a read-write close wrote it again, in this layout
 
 
-@pytest.mark.parametrize("cuts", [None, (1e-2, 1e-9), (1e-2,)])
+@pytest.mark.parametrize("negligible", [None, 1e-2])
 def test_the_sparse_blend_of_a_big_store_equals_the_full_one(glove: Embeddings, monkeypatch: pytest.MonkeyPatch,
-                                                             cuts: tuple[float, ...] | None) -> None:
-    """From SPARSE_BLEND keys the float32 path blends only the values that carry weight, certified,
-    whichever cut settles it (high cuts leave too much out and fall to the next, or to a full read).
+                                                             negligible: float | None) -> None:
+    """From SPARSE_BLEND keys the float32 path blends only the values that carry weight, certified
+    (a high cut leaves too much out, and the bound sends those queries to a full read).
     """
     from fuzzykv.search import attention as attention_module
 
-    if cuts is not None:
-        monkeypatch.setattr(attention_module, "CUTS", cuts)
+    if negligible is not None:
+        monkeypatch.setattr(attention_module, "NEGLIGIBLE", negligible)
     pairs, queries = glove_pairs(glove, 6_000, seed=5)
     args = (Attention(), pairs.key_units, pairs.key_norms, pairs.value_units, pairs.value_norms, queries, 3)
     sparse, best, listed = attend_dense(*args)
